@@ -1,0 +1,524 @@
+"""The ``fta`` command line: seed the demo, import decisions, run the chain, manage and use models.
+
+Example:
+    $ fta demo                      # seed demo decisions, run the dedup chain, print the evaluation
+    $ fta import pairs pairs.csv --positive 'score>=4'
+    $ fta predict-merge "Coffee raises alertness." "Caffeine makes people alert."
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fine_tuning_assets.config import ConfigurationError, Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_GATE_REFUSED = 0, 1, 3
+
+
+class CliError(Exception):
+    """An error the CLI reports as one clear message (exit code 1)."""
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _engine(settings: Settings):  # -> Engine
+    from fine_tuning_assets.database import open_database
+
+    return open_database(settings.database_url)
+
+
+def _store(settings: Settings):
+    from fine_tuning_assets.feedback_store import FeedbackStore
+
+    return FeedbackStore(_engine(settings))
+
+
+def _registry(settings: Settings):
+    from fine_tuning_assets.registry import ModelRegistry
+
+    return ModelRegistry(_engine(settings))
+
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return "–" if value is None else str(value)
+
+    widths = [max(len(c), *(len(cell(r.get(c))) for r in rows)) if rows else len(c) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(cell(row.get(c)).ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+# -- import / decide / counts ---------------------------------------------------------------------------
+def cmd_import(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.decision_import import parse_cluster_rows, parse_labelled_pairs
+
+    settings = _settings()
+    path = Path(args.file)
+    if args.shape == "clusters":
+        batch = parse_cluster_rows(path, file_format=args.format)
+    else:
+        batch = parse_labelled_pairs(
+            path,
+            text_a_column=args.text_a_column,
+            text_b_column=args.text_b_column,
+            label_column=args.label_column,
+            positive=args.positive,
+            negative=args.negative,
+            has_header=not args.no_header,
+            column_names=args.columns.split(",") if args.columns else None,
+            file_format=args.format,
+            reviewer=args.reviewer,
+        )
+    summary = _store(settings).add_decisions(batch, kind=f"import:{args.shape}", source=str(path.resolve()))
+    print(
+        f"imported {path}: {summary.cluster_count} clusters ({summary.decided_cluster_count} decided), "
+        f"{summary.insight_count} insights ({summary.new_insight_count} new); import batch {summary.batch_id}"
+    )
+    return EXIT_OK
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    cluster = _store(_settings()).record_decision(
+        args.cluster_id,
+        status="approved" if args.approve else "rejected",
+        reviewer=args.reviewer,
+        selected_insight_ids=args.select or [],
+    )
+    selected = [m.insight_id for m in cluster.members if m.selected]
+    print(
+        f"cluster {cluster.id}: {cluster.status} by {cluster.reviewer}; merged: {', '.join(selected) or 'none'}"
+    )
+    return EXIT_OK
+
+
+def cmd_counts(args: argparse.Namespace) -> int:
+    counts = _store(_settings()).counts()
+    if args.json:
+        print(json.dumps(counts, indent=2))
+    else:
+        for key, value in counts.items():
+            print(f"{key:>20}: {value}")
+    return EXIT_OK
+
+
+# -- export ----------------------------------------------------------------------------------------------
+def cmd_export_training_data(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.artifacts import ArtifactStore
+    from fine_tuning_assets.pair_scoring import BaseCosineScorer
+    from fine_tuning_assets.training_exports import export_counts, write_export
+    from fine_tuning_assets.training_set import (
+        TrainingSetConfig,
+        TrainingSetError,
+        build_training_set,
+        load_training_set,
+    )
+
+    settings = _settings()
+    if args.dataset_version:
+        training_set = load_training_set(ArtifactStore(settings.artifact_root), args.dataset_version)
+        origin = f"training set {training_set.version}"
+    else:
+        store = _store(settings)
+        watermark = store.latest_recorded_at()
+        base = BaseCosineScorer(settings.base_model)
+        try:
+            training_set = build_training_set(
+                store.snapshot(recorded_through=watermark).decisions,
+                recorded_through=watermark,
+                config=TrainingSetConfig(min_examples_per_class=settings.min_examples_per_class),
+                similarity_fn=lambda a, b: base.similarities(list(zip(a, b, strict=True))),
+            )
+        except TrainingSetError as error:
+            raise CliError(str(error)) from error
+        origin = f"the feedback store's decisions recorded through {watermark:%Y-%m-%d %H:%M:%S}"
+    examples = training_set.examples if args.split == "all" else training_set.split(args.split)
+    extension = {"openai_jsonl": "jsonl", "json": "json", "csv": "csv"}[args.format]
+    output = Path(args.output or f"dedup_training_data_{training_set.version}_{args.split}.{extension}")
+    write_export(examples, output, export_format=args.format)
+    print(f"wrote {len(examples)} pairs from {origin} to {output}")
+    if args.stats:
+        print(json.dumps({"dataset_version": training_set.version, **export_counts(examples)}, indent=2))
+    return EXIT_OK
+
+
+# -- running the chain -----------------------------------------------------------------------------------
+def _dagster_instance():
+    from dagster import DagsterInstance
+
+    if not os.environ.get("DAGSTER_HOME"):
+        if not Path("dagster.yaml").is_file():
+            raise CliError(
+                "DAGSTER_HOME is not set and there is no dagster.yaml here: run fta from the project root, "
+                "or set DAGSTER_HOME to the folder holding your dagster.yaml"
+            )
+        os.environ["DAGSTER_HOME"] = str(Path.cwd())
+    return DagsterInstance.get()
+
+
+def run_chain(settings: Settings, *, job_name: str, run_config: dict[str, Any] | None = None):
+    """Materialize a job of the project's Definitions in-process on the persistent Dagster instance."""
+    from fine_tuning_assets.definitions import build_definitions
+
+    job = build_definitions(settings).resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=_dagster_instance(), run_config=run_config or {}, raise_on_error=False
+    )
+
+
+def _step_seconds(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
+    """Seconds each step of a run took, from the Dagster instance's step stats."""
+    return {
+        stats.step_key: (stats.end_time or stats.start_time or 0.0) - (stats.start_time or 0.0)
+        for stats in instance.get_run_step_stats(run_id)
+    }
+
+
+def _print_run_summary(settings: Settings, result, *, seconds: float) -> int:  # noqa: ANN001
+    from dagster import DagsterEventType
+
+    print(
+        f"\nDagster run {result.run_id}: {'succeeded' if result.success else 'did not complete'} in {seconds:.0f}s"
+    )
+    for step, taken in _step_seconds(_dagster_instance(), result.run_id).items():
+        print(f"  {step:<24} {taken:7.1f}s")
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            print(f"\nstep {event.step_key} failed: {error.message.strip() if error else 'unknown error'}")
+    registry = _registry(settings)
+    versions = [v for v in registry.versions("dedup") if v.evaluation]
+    evaluated = max(versions, key=lambda v: v.id) if versions else None
+    if evaluated is not None and any(
+        e.event_type == DagsterEventType.ASSET_MATERIALIZATION and e.asset_key.path == ["dedup_evaluation"]
+        for e in result.all_events
+        if e.is_step_materialization
+    ):
+        _print_evaluation(evaluated)
+    active = registry.active("dedup")
+    print(
+        f"\nactive dedup model: {active.label if active else 'none (decisions fall back to base similarity)'}"
+    )
+    print(
+        "\nOpen it in the Dagster UI:\n"
+        f"  DAGSTER_HOME={os.environ.get('DAGSTER_HOME', Path.cwd())} .venv/bin/dagster dev\n"
+        "  then browse http://127.0.0.1:3000/asset-groups (group 'dedup') and the run above."
+    )
+    if not result.success:
+        gate_refused = (
+            evaluated is not None and evaluated.state == "failed" and evaluated.evaluation.get("gate")
+        )
+        return EXIT_GATE_REFUSED if gate_refused else EXIT_ERROR
+    return EXIT_OK
+
+
+def _print_evaluation(version) -> None:  # noqa: ANN001
+    evaluation = version.evaluation
+    print(
+        f"\nEvaluation of {version.label} on {evaluation['test_pairs']} held-out human decisions "
+        f"({evaluation['test_merge_pairs']} merges), training set {evaluation['dataset_version']}:"
+    )
+    rows = []
+    for role, model in evaluation["models"].items():
+        m = model["metrics"]
+        rows.append(
+            {
+                "model": f"{role}: {model['name']}",
+                "AP": m["average_precision"],
+                "accuracy": m["accuracy"],
+                "precision": m["precision"],
+                "recall": m["recall"],
+                "F1": m["f1"],
+                "Brier": m["brier_score"],
+                "auto-merge thr": model["bands"]["auto_merge"],
+                "auto-merge cov": m["auto_merge_coverage"],
+                "auto-merge prec": m["auto_merge_precision"],
+            }
+        )
+    _print_table(rows, list(rows[0]))
+    candidate_ap = evaluation["models"]["candidate"]["metrics"]["average_precision"]
+    base_ap = evaluation["models"]["base"]["metrics"]["average_precision"]
+    print(
+        f"\nfine-tuned vs base: average precision {candidate_ap:.3f} vs {base_ap:.3f} ({candidate_ap - base_ap:+.3f})"
+    )
+    gate = evaluation["gate"]
+    print(f"promotion gate {'PASSED' if gate['passed'] else 'REFUSED'} (vs {gate['reference']}):")
+    for reason in gate["reasons"]:
+        print(f"  - {reason}")
+
+
+def _chain_run_config(args: argparse.Namespace) -> dict[str, Any]:
+    ops: dict[str, Any] = {}
+    training = {
+        k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.learning_rate)) if v is not None
+    }
+    if training:
+        ops["dedup_candidate_model"] = {"config": training}
+    return {"ops": ops} if ops else {}
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    settings = _settings()
+    started = time.perf_counter()
+    result = run_chain(settings, job_name=args.job, run_config=_chain_run_config(args))
+    return _print_run_summary(settings, result, seconds=time.perf_counter() - started)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.demo_decisions import generate_demo_decisions
+
+    settings = _settings()
+    store = _store(settings)
+    counts = store.counts()
+    if counts["clusters"]:
+        print(
+            f"the feedback store at {settings.home} already holds {counts['clusters']} clusters; "
+            "using them as they are (delete that folder to start over)"
+        )
+    else:
+        batch = generate_demo_decisions()
+        summary = store.add_decisions(batch, kind="demo", source="fine_tuning_assets.demo_decisions")
+        print(
+            f"seeded the feedback store at {settings.home} with the demo: {summary.insight_count} insights, "
+            f"{summary.cluster_count} clusters ({summary.decided_cluster_count} decided)"
+        )
+    started = time.perf_counter()
+    print("materializing the dedup chain (feedback → training set → candidate → evaluation → active model)…")
+    result = run_chain(settings, job_name="dedup_chain", run_config=_chain_run_config(args))
+    code = _print_run_summary(settings, result, seconds=time.perf_counter() - started)
+    if code == EXIT_GATE_REFUSED:
+        # In the demo a refused gate is an outcome to show, not an error: the chain did its job.
+        print(
+            "\nthe demo finished: the gate kept the candidate out of production, as it should when it does not win"
+        )
+        return EXIT_OK
+    return code
+
+
+# -- models ----------------------------------------------------------------------------------------------
+def _version_row(v) -> dict[str, Any]:  # noqa: ANN001
+    candidate = v.evaluation.get("models", {}).get("candidate", {}).get("metrics", {})
+    return {
+        "id": v.id,
+        "task": v.task,
+        "version": v.version,
+        "state": v.state,
+        "dataset": v.dataset_version,
+        "test AP": candidate.get("average_precision"),
+        "created": f"{v.created_at:%Y-%m-%d %H:%M}",
+    }
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    registry = _registry(_settings())
+    if args.models_command == "list":
+        rows = [_version_row(v) for v in registry.versions(args.task)]
+        if not rows:
+            print("no model versions yet: run `fta demo` or `fta materialize`")
+            return EXIT_OK
+        _print_table(rows, list(rows[0]))
+    elif args.models_command == "show":
+        version = registry.get(args.version_id)
+        print(json.dumps({k: v for k, v in version.__dict__.items()}, indent=2, default=str))
+        print("\naudit trail:")
+        _print_table(
+            [
+                {
+                    "when": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                    "event": e.event,
+                    "from": e.from_state,
+                    "to": e.to_state,
+                    "by": e.actor,
+                    "why": e.reason,
+                }
+                for e in registry.events(version_id=version.id)
+            ],
+            ["when", "event", "from", "to", "by", "why"],
+        )
+    elif args.models_command == "promote":
+        version = registry.get(args.version_id)
+        current = registry.active(version.task)
+        promoted = registry.promote(
+            version.id,
+            expected_active_id=current.id if current else None,
+            actor=args.actor,
+            reason=args.reason,
+        )
+        print(f"{promoted.label} is now active" + (f" (replacing {current.label})" if current else ""))
+    elif args.models_command == "rollback":
+        before = registry.active(args.task)
+        active = registry.rollback(args.task, to_version_id=args.to, actor=args.actor, reason=args.reason)
+        print(f"rolled back {args.task}: {active.label} is active again; {before.label} is marked failed")
+    return EXIT_OK
+
+
+def cmd_predict_merge(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.merge_prediction import predict_merge
+
+    settings = _settings()
+    prediction = predict_merge(
+        args.text_a, args.text_b, registry=_registry(settings), base_model=settings.base_model
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "band": prediction.band,
+                    "probability": prediction.probability,
+                    "model": prediction.model,
+                    "model_version_id": prediction.model_version_id,
+                    "fallback_reason": prediction.fallback_reason,
+                }
+            )
+        )
+    else:
+        if prediction.fallback_reason:
+            print(f"FALLBACK to base similarity: {prediction.fallback_reason}")
+        print(
+            f"band: {prediction.band}  probability: {prediction.probability:.4f}  model: {prediction.model}"
+        )
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fta", description="Turn human decisions into fine-tuned models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_training_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--epochs", type=int, help="override the candidate model's epochs (default 3)")
+        p.add_argument("--learning-rate", type=float, help="override the learning rate (default 5e-5)")
+
+    demo = commands.add_parser(
+        "demo", help="seed the demo decisions (if the store is empty) and run the dedup chain"
+    )
+    add_training_options(demo)
+    demo.set_defaults(handler=cmd_demo)
+
+    run = commands.add_parser(
+        "materialize", help="run a job of the dedup chain on the decisions in the store"
+    )
+    run.add_argument("--job", default="dedup_chain", choices=["dedup_chain", "dedup_data_prep"])
+    add_training_options(run)
+    run.set_defaults(handler=cmd_materialize)
+
+    imp = commands.add_parser("import", help="import decisions from a CSV or JSONL file (all or nothing)")
+    shapes = imp.add_subparsers(dest="shape", required=True)
+    clusters = shapes.add_parser("clusters", help="cluster-shaped rows: one row per cluster member")
+    clusters.add_argument("file")
+    clusters.add_argument(
+        "--format", choices=["csv", "jsonl"], help="file format (default: from the extension)"
+    )
+    clusters.set_defaults(handler=cmd_import)
+    pairs = shapes.add_parser("pairs", help="labelled pairs text_a,text_b,label as other tools export them")
+    pairs.add_argument("file")
+    pairs.add_argument("--format", choices=["csv", "jsonl"], help="file format (default: from the extension)")
+    pairs.add_argument("--text-a-column", default="text_a")
+    pairs.add_argument("--text-b-column", default="text_b")
+    pairs.add_argument("--label-column", default="label")
+    pairs.add_argument(
+        "--positive", default="1", help="positive-label rule: 'score>=4', '>0.5', or values '1,yes'"
+    )
+    pairs.add_argument(
+        "--negative", help="negative label values for a value-list rule ('*' = any other value)"
+    )
+    pairs.add_argument("--no-header", action="store_true", help="the file has no header row (give --columns)")
+    pairs.add_argument("--columns", help="comma-separated column names, for files without a header")
+    pairs.add_argument("--reviewer", default="import", help="reviewer recorded for these decisions")
+    pairs.set_defaults(handler=cmd_import)
+
+    decide = commands.add_parser("decide", help="record a reviewer's decision on a pending cluster")
+    decide.add_argument("cluster_id")
+    verdict = decide.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true")
+    verdict.add_argument("--reject", action="store_true")
+    decide.add_argument("--reviewer", required=True)
+    decide.add_argument(
+        "--select", nargs="+", metavar="INSIGHT_ID", help="members that merge (with --approve)"
+    )
+    decide.set_defaults(handler=cmd_decide)
+
+    counts = commands.add_parser("counts", help="show counts of insights and decisions in the feedback store")
+    counts.add_argument("--json", action="store_true")
+    counts.set_defaults(handler=cmd_counts)
+
+    export = commands.add_parser("export", help="export training data")
+    exports = export.add_subparsers(dest="what", required=True)
+    training = exports.add_parser("training-data", help="labelled pairs as OpenAI chat JSONL, JSON or CSV")
+    training.add_argument("--format", required=True, choices=["openai_jsonl", "json", "csv"])
+    training.add_argument("--output", help="file to write (default: a name with the dataset version)")
+    training.add_argument("--split", default="all", choices=["all", "train", "validation", "test"])
+    training.add_argument(
+        "--dataset-version", help="export a saved training set (default: build from the store now)"
+    )
+    training.add_argument("--stats", action="store_true", help="print counts by label, split and origin")
+    training.set_defaults(handler=cmd_export_training_data)
+
+    models = commands.add_parser("models", help="list, show, promote and roll back model versions")
+    model_commands = models.add_subparsers(dest="models_command", required=True)
+    listing = model_commands.add_parser("list")
+    listing.add_argument("--task", default=None)
+    show = model_commands.add_parser("show")
+    show.add_argument("version_id", type=int)
+    promote = model_commands.add_parser("promote", help="make a staged version active")
+    promote.add_argument("version_id", type=int)
+    promote.add_argument("--reason", default="promoted by hand")
+    promote.add_argument("--actor", default=os.environ.get("USER", "cli"))
+    rollback = model_commands.add_parser("rollback", help="re-activate the previous (or a given) version")
+    rollback.add_argument("--task", default="dedup")
+    rollback.add_argument(
+        "--to", type=int, help="version id to re-activate (default: the previously active one)"
+    )
+    rollback.add_argument("--reason", required=True)
+    rollback.add_argument("--actor", default=os.environ.get("USER", "cli"))
+    models.set_defaults(handler=cmd_models)
+
+    predict = commands.add_parser("predict-merge", help="band and probability for two statements")
+    predict.add_argument("text_a")
+    predict.add_argument("text_b")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(handler=cmd_predict_merge)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from fine_tuning_assets.artifacts import ArtifactError
+    from fine_tuning_assets.base_model import ModelLoadError
+    from fine_tuning_assets.database import DatabaseUnavailableError
+    from fine_tuning_assets.decision_import import DecisionImportError
+    from fine_tuning_assets.feedback_store import FeedbackStoreError
+    from fine_tuning_assets.registry import RegistryError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (
+        CliError,
+        ConfigurationError,
+        DecisionImportError,
+        FeedbackStoreError,
+        RegistryError,
+        DatabaseUnavailableError,
+        ModelLoadError,
+        ArtifactError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        print(f"fta: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

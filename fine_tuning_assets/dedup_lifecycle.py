@@ -1,0 +1,195 @@
+"""The dedup model's lifecycle steps: train and register a candidate, evaluate it, promote it.
+
+Each step takes explicit ids (a training set version, a model version id) and records what it did in the
+registry's audit trail. Dagster assets and the CLI both call these; nothing here imports Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fine_tuning_assets.artifacts import ArtifactStore, write_json_atomic
+from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL, ModelLoadError
+from fine_tuning_assets.cross_encoder_training import (
+    CrossEncoderTrainingConfig,
+    ProgressFn,
+    train_cross_encoder,
+)
+from fine_tuning_assets.dedup_evaluation import EvaluationConfig, evaluate_dedup_models
+from fine_tuning_assets.pair_scoring import BaseCosineScorer, CrossEncoderScorer
+from fine_tuning_assets.registry import ModelRegistry, ModelVersion
+from fine_tuning_assets.training_set import TrainingSet, load_training_set
+
+TASK = "dedup"
+MODEL_KIND = "cross-encoder"
+EVALUATION_FILE = "evaluation.json"
+
+
+def train_dedup_candidate(
+    training_set: TrainingSet,
+    *,
+    registry: ModelRegistry,
+    artifacts: ArtifactStore,
+    config: CrossEncoderTrainingConfig,
+    base_model: str | None,
+    actor: str,
+    progress: ProgressFn | None = None,
+) -> ModelVersion:
+    """Register a version (``training``), fine-tune it, save it with a manifest, and move it to
+    ``evaluating``; on any error the version is marked ``failed`` with the error as the reason."""
+    base_name = base_model or BUNDLED_BASE_MODEL
+    version = registry.register(
+        task=TASK,
+        model_kind=MODEL_KIND,
+        base_model=base_name,
+        dataset_version=training_set.version,
+        config=asdict(config),
+        actor=actor,
+        reason=f"fine-tuning on training set {training_set.version}",
+    )
+    try:
+        result_holder: dict[str, Any] = {}
+
+        def write(directory: Path) -> None:
+            result_holder["result"] = train_cross_encoder(
+                training_set.split("train"),
+                training_set.split("validation"),
+                base_model=base_model,
+                config=config,
+                output_dir=directory,
+                progress=progress,
+            )
+            (directory / "training_history.json").write_text(
+                json.dumps(result_holder["result"].history, indent=2, default=str) + "\n", encoding="utf-8"
+            )
+
+        path = artifacts.write_directory(
+            f"models/{TASK}/v{version.version}-id{version.id}",
+            write,
+            manifest={
+                "kind": MODEL_KIND,
+                "task": TASK,
+                "model_version_id": version.id,
+                "version": version.version,
+                "base_model": base_name,
+                "dataset_version": training_set.version,
+                "config": asdict(config),
+            },
+        )
+        result = result_holder["result"]
+        return registry.transition(
+            version.id,
+            "evaluating",
+            actor=actor,
+            reason=f"trained in {result.train_seconds:.0f}s on {result.train_pairs} pairs",
+            artifact_path=str(path),
+            training_metrics=result.metrics(),
+        )
+    except BaseException as error:
+        registry.transition(version.id, "failed", actor=actor, reason=f"training failed: {error!r}"[:2000])
+        raise
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    version: ModelVersion
+    report: dict[str, Any]
+    report_path: Path
+    active_version_id: int | None
+
+
+def evaluate_dedup_candidate(
+    version_id: int,
+    *,
+    registry: ModelRegistry,
+    artifacts: ArtifactStore,
+    config: EvaluationConfig,
+    actor: str,
+) -> EvaluationOutcome:
+    """Evaluate an ``evaluating`` version against the active one (if any) and the base model on its training
+    set's test split; write the report beside the model; move it to ``staged`` (gate passed) or ``failed``."""
+    version = registry.get(version_id)
+    if version.state != "evaluating":
+        raise ValueError(f"{version.label} is {version.state}; only a version in 'evaluating' is evaluated")
+    training_set = load_training_set(artifacts, version.dataset_version)
+    candidate = CrossEncoderScorer(version.artifact_path, name=f"candidate v{version.version}")
+    active_version = registry.active(TASK)
+    active_scorer = None
+    active_error = None
+    if active_version is not None:
+        try:
+            active_scorer = CrossEncoderScorer(
+                active_version.artifact_path, name=f"active v{active_version.version}"
+            )
+        except ModelLoadError as error:
+            # Serving falls back to the base model when the active one cannot load, so the base is then the
+            # model to beat; the report says so.
+            active_error = str(error)
+    base = BaseCosineScorer(None if version.base_model == BUNDLED_BASE_MODEL else version.base_model)
+    report = evaluate_dedup_models(
+        training_set, candidate=candidate, active=active_scorer, base=base, config=config
+    )
+    report["candidate_version_id"] = version.id
+    report["active_version_id"] = active_version.id if active_version else None
+    report["active_load_error"] = active_error
+    report_path = write_json_atomic(Path(version.artifact_path) / EVALUATION_FILE, report)
+    summary = {k: v for k, v in report.items() if k not in ("test_labels", "test_probabilities")}
+    gate = report["gate"]
+    updated = registry.transition(
+        version.id,
+        "staged" if gate["passed"] else "failed",
+        actor=actor,
+        reason=("promotion gate passed: " if gate["passed"] else "promotion gate refused: ")
+        + "; ".join(gate["reasons"]),
+        evaluation=summary,
+    )
+    return EvaluationOutcome(
+        version=updated,
+        report=report,
+        report_path=report_path,
+        active_version_id=active_version.id if active_version else None,
+    )
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    action: str  # "promoted" or "kept"
+    reason: str
+    active: ModelVersion | None
+
+
+def promote_if_allowed(
+    version_id: int,
+    *,
+    registry: ModelRegistry,
+    expected_active_id: int | None,
+    auto_promote: bool,
+    actor: str,
+) -> PromotionOutcome:
+    """Promote a ``staged`` version when auto-promotion is on; otherwise keep the active one and say why."""
+    version = registry.get(version_id)
+    current = registry.active(version.task)
+    if version.state != "staged":
+        return PromotionOutcome(
+            "kept",
+            f"{version.label} is {version.state}, not staged: it did not pass the promotion gate",
+            current,
+        )
+    if not auto_promote:
+        return PromotionOutcome(
+            "kept",
+            f"{version.label} passed the gate but FINETUNE_AUTO_PROMOTE is off; promote it with "
+            f"`fta models promote {version.id}`",
+            current,
+        )
+    gate = version.evaluation.get("gate", {})
+    promoted = registry.promote(
+        version.id,
+        expected_active_id=expected_active_id,
+        actor=actor,
+        reason="automatic promotion after the gate passed: " + "; ".join(gate.get("reasons", [])),
+    )
+    return PromotionOutcome("promoted", f"{promoted.label} is now active", promoted)

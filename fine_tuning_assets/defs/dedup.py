@@ -1,0 +1,464 @@
+"""The dedup chain: merge decisions → training set → candidate model → evaluation → active model."""
+
+# No `from __future__ import annotations` here: Dagster reads the `context` and config annotations at
+# definition time and rejects string annotations.
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from fine_tuning_assets.cross_encoder_training import CrossEncoderTrainingConfig
+from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig
+from fine_tuning_assets.dedup_lifecycle import (
+    evaluate_dedup_candidate,
+    promote_if_allowed,
+    train_dedup_candidate,
+)
+from fine_tuning_assets.defs.materializations import latest_materialization_metadata, required_upstream_value
+from fine_tuning_assets.evaluation import (
+    band_report_markdown,
+    metrics_markdown_table,
+    png_markdown,
+    precision_recall_plot_png,
+)
+from fine_tuning_assets.pair_scoring import BaseCosineScorer
+from fine_tuning_assets.resources import (
+    ArtifactStoreResource,
+    FeedbackStoreResource,
+    FineTuningSettingsResource,
+    ModelRegistryResource,
+)
+from fine_tuning_assets.training_set import (
+    SPLITS,
+    TrainingSetConfig,
+    TrainingSetError,
+    build_training_set,
+    find_leakage,
+    save_training_set,
+)
+
+GROUP = "dedup"
+TRAINING_TAGS = {"fta/step": "training"}
+
+
+def _markdown(frame: pd.DataFrame) -> MetadataValue:
+    return MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_none_")
+
+
+@asset(group_name=GROUP, kinds={"sql"})
+def dedup_feedback(
+    context: AssetExecutionContext, feedback_store: FeedbackStoreResource
+) -> MaterializeResult:
+    """A snapshot of the reviewers' merge decisions in the feedback store.
+
+    Records the watermark (``recorded_through``) that the training set is built from, so a training set is
+    reproducible from the exact decisions counted here.
+    """
+    store = feedback_store.get_store()
+    counts = store.counts()
+    watermark = store.latest_recorded_at()
+    previous = latest_materialization_metadata(context.instance, "dedup_training_set") or {}
+    previous_watermark = previous.get("recorded_through")
+    new_since = store.count_decisions_recorded_after(
+        datetime.fromisoformat(previous_watermark) if previous_watermark else None
+    )
+    table = pd.DataFrame(
+        [{"what": key, "count": value} for key, value in counts.items() if key != "last_recorded_at"]
+    )
+    return MaterializeResult(
+        metadata={
+            "recorded_through": watermark.isoformat() if watermark else None,
+            "insights": counts["insights"],
+            "clusters_approved": counts["clusters_approved"],
+            "clusters_rejected": counts["clusters_rejected"],
+            "clusters_pending": counts["clusters_pending"],
+            "decisions_since_last_training_set": new_since,
+            "counts": _markdown(table),
+        }
+    )
+
+
+class TrainingSetRunConfig(Config):
+    validation_fraction: float = Field(0.15, description="Share of pairs (whole groups) for validation.")
+    test_fraction: float = Field(0.2, description="Share of pairs (whole groups) held out for evaluation.")
+    seed: int = Field(13, description="Seed of the group split and of negative sampling.")
+    low_similarity_ratio: float = Field(
+        0.25, description="Sampled easy negatives per human-labelled train pair."
+    )
+    max_low_similarity: float = Field(0.3, description="Base cosine under which a random pair is unrelated.")
+    recorded_through: str | None = Field(
+        None,
+        description="Build from decisions recorded up to this ISO time instead of dedup_feedback's watermark.",
+    )
+
+
+TRAINING_SET_CHECKS = [
+    AssetCheckSpec(
+        "enough_examples_per_class",
+        asset="dedup_training_set",
+        blocking=True,
+        description="Every split has both classes; train has FINETUNE_MIN_EXAMPLES of each.",
+    ),
+    AssetCheckSpec(
+        "no_leakage",
+        asset="dedup_training_set",
+        blocking=True,
+        description="No insight or statement on two sides of the train/validation/test split.",
+    ),
+    AssetCheckSpec(
+        "class_balance",
+        asset="dedup_training_set",
+        description="The minority class is at least 10% of the human-labelled pairs.",
+    ),
+    AssetCheckSpec(
+        "no_conflicting_decisions",
+        asset="dedup_training_set",
+        description="Pairs labelled both ways by different decisions (resolved by the latest).",
+    ),
+]
+
+
+@asset(group_name=GROUP, deps=[dedup_feedback], check_specs=TRAINING_SET_CHECKS, kinds={"pandas"})
+def dedup_training_set(
+    context: AssetExecutionContext,
+    config: TrainingSetRunConfig,
+    feedback_store: FeedbackStoreResource,
+    artifact_store: ArtifactStoreResource,
+    finetuning: FineTuningSettingsResource,
+) -> MaterializeResult:
+    """Labelled pairs from the decisions, split by groups of linked insights, saved as a versioned dataset.
+
+    Positives: selected members of approved clusters. Negatives: members of rejected clusters, selected vs
+    deselected members of approved clusters, and sampled low-similarity pairs (train only). Exports: OpenAI
+    chat JSONL, JSON records and CSV.
+    """
+    watermark_text = config.recorded_through or required_upstream_value(
+        context.instance, "dedup_feedback", "recorded_through"
+    )
+    if watermark_text is None:
+        raise Failure("the feedback store has no decided clusters yet; import decisions first (`fta import`)")
+    watermark = datetime.fromisoformat(watermark_text)
+    snapshot = feedback_store.get_store().snapshot(recorded_through=watermark)
+    base = BaseCosineScorer(finetuning.base_model)
+    settings = TrainingSetConfig(
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        low_similarity_ratio=config.low_similarity_ratio,
+        max_low_similarity=config.max_low_similarity,
+        min_examples_per_class=finetuning.min_examples_per_class,
+    )
+    try:
+        training_set = build_training_set(
+            snapshot.decisions,
+            recorded_through=watermark,
+            config=settings,
+            similarity_fn=lambda a, b: base.similarities(list(zip(a, b, strict=True))),
+        )
+    except TrainingSetError as error:
+        raise Failure(str(error)) from error
+    path = save_training_set(training_set, artifact_store.get_store())
+    stats = training_set.stats()
+    context.log.info(f"training set {training_set.version}: {json.dumps(stats['by_split'])}")
+
+    split_table = pd.DataFrame([{"split": name, **stats["by_split"][name]} for name in SPLITS])
+    conflict_table = pd.DataFrame([{"pair": c.describe()} for c in training_set.conflicts])
+    leakage = find_leakage(training_set.examples)
+    too_small = [
+        f"{name}: {stats['by_split'][name]['merge']} merge / {stats['by_split'][name]['dont_merge']} keep-separate"
+        for name in SPLITS
+        if min(stats["by_split"][name]["merge"], stats["by_split"][name]["dont_merge"])
+        < (finetuning.min_examples_per_class if name == "train" else 1)
+    ]
+    check_results = [
+        AssetCheckResult(
+            check_name="enough_examples_per_class",
+            passed=not too_small,
+            metadata={
+                "too_small": ", ".join(too_small) or "none",
+                "minimum_per_class": finetuning.min_examples_per_class,
+            },
+        ),
+        AssetCheckResult(
+            check_name="no_leakage",
+            passed=not leakage,
+            metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in leakage[:50]) or "none")},
+        ),
+        AssetCheckResult(
+            check_name="class_balance",
+            passed=stats["minority_share"] >= 0.1,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "minority_share": stats["minority_share"],
+                "merge": stats["merge"],
+                "dont_merge": stats["dont_merge"],
+            },
+        ),
+        AssetCheckResult(
+            check_name="no_conflicting_decisions",
+            passed=not training_set.conflicts,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "conflicts": len(training_set.conflicts),
+                "resolved_by": "latest decision",
+                "pairs": _markdown(conflict_table),
+            },
+        ),
+    ]
+    exports = sorted(str(p.relative_to(path)) for p in (path / "exports").iterdir())
+    return MaterializeResult(
+        metadata={
+            "dataset_version": training_set.version,
+            "recorded_through": watermark.isoformat(),
+            "path": MetadataValue.path(str(path)),
+            "total_pairs": stats["total"],
+            "merge_pairs": stats["merge"],
+            "dont_merge_pairs": stats["dont_merge"],
+            "conflicts": stats["conflicts"],
+            "splits": _markdown(split_table),
+            "by_origin": MetadataValue.json(stats["by_origin"]),
+            "insights_by_split": MetadataValue.json(stats["insights_by_split"]),
+            "exports": MetadataValue.md("\n".join(f"- `{path / e}`" for e in exports)),
+            "config": MetadataValue.json(asdict(settings)),
+        },
+        check_results=check_results,
+    )
+
+
+class CandidateModelConfig(Config):
+    epochs: int = Field(3, description="Passes over the training pairs.")
+    batch_size: int = Field(16, description="Pairs per optimisation step.")
+    learning_rate: float = Field(5e-5, description="Peak AdamW learning rate after warmup.")
+    warmup_ratio: float = Field(0.1, description="Share of steps spent warming up.")
+    weight_decay: float = Field(0.01, description="AdamW weight decay.")
+    max_seq_length: int = Field(128, description="Tokens per pair; longer pairs are truncated.")
+    early_stopping_patience: int = Field(
+        2, description="Validation passes without improvement before stopping."
+    )
+    evaluations_per_epoch: int = Field(2, description="Validation passes per epoch.")
+    seed: int = Field(42, description="Training seed.")
+    dataset_version: str | None = Field(
+        None, description="Train on this training set instead of the upstream one."
+    )
+
+
+@asset(
+    group_name=GROUP,
+    deps=[dedup_training_set],
+    op_tags=TRAINING_TAGS,
+    pool="model_training",
+    kinds={"pytorch", "sentence_transformers"},
+)
+def dedup_candidate_model(
+    context: AssetExecutionContext,
+    config: CandidateModelConfig,
+    model_registry: ModelRegistryResource,
+    artifact_store: ArtifactStoreResource,
+    finetuning: FineTuningSettingsResource,
+) -> MaterializeResult:
+    """A cross-encoder fine-tuned from the base model on the training set, registered as a new version
+    (state ``evaluating``) with its training metrics, config and training-set version."""
+    if not finetuning.enabled:
+        raise Failure("fine-tuning is switched off (FINETUNE_ENABLED=false)")
+    from fine_tuning_assets.training_set import load_training_set
+
+    dataset_version = config.dataset_version or required_upstream_value(
+        context.instance, "dedup_training_set", "dataset_version"
+    )
+    artifacts = artifact_store.get_store()
+    training_set = load_training_set(artifacts, dataset_version)
+    hyperparameters = CrossEncoderTrainingConfig(**config.model_dump(exclude={"dataset_version"}))
+    version = train_dedup_candidate(
+        training_set,
+        registry=model_registry.get_registry(),
+        artifacts=artifacts,
+        config=hyperparameters,
+        base_model=finetuning.base_model,
+        actor=f"dagster run {context.run_id}",
+        progress=context.log.info,
+    )
+    metrics = version.training_metrics
+    return MaterializeResult(
+        metadata={
+            "model_version_id": version.id,
+            "version": version.version,
+            "state": version.state,
+            "dataset_version": dataset_version,
+            "path": MetadataValue.path(version.artifact_path),
+            "train_pairs": metrics["train_pairs"],
+            "validation_pairs": metrics["validation_pairs"],
+            "train_seconds": metrics["train_seconds"],
+            "pairs_per_second": metrics["pairs_per_second"],
+            "best_validation_loss": metrics["best_validation_loss"],
+            "stopped_early": metrics["stopped_early"],
+            "hyperparameters": MetadataValue.json(asdict(hyperparameters)),
+        }
+    )
+
+
+class EvaluationRunConfig(Config):
+    target_precision: float = Field(0.99, description="Auto-merge precision the gate requires.")
+    min_improvement: float = Field(
+        0.01, description="Average-precision margin over the active (or base) model."
+    )
+    review_threshold: float = Field(
+        0.85, description="Probability from which a pair is a high-priority review."
+    )
+    min_auto_merged: int = Field(
+        10, description="Validation pairs a learned auto-merge threshold must cover."
+    )
+    model_version_id: int | None = Field(
+        None, description="Evaluate this version instead of the upstream one."
+    )
+
+
+@asset(
+    group_name=GROUP,
+    deps=[dedup_candidate_model],
+    kinds={"sklearn"},
+    check_specs=[
+        AssetCheckSpec(
+            "promotion_gate",
+            asset="dedup_evaluation",
+            blocking=True,
+            description="The candidate beats the active (or base) model and its "
+            "auto-merge band holds the target precision on the test split.",
+        )
+    ],
+)
+def dedup_evaluation(
+    context: AssetExecutionContext,
+    config: EvaluationRunConfig,
+    model_registry: ModelRegistryResource,
+    artifact_store: ArtifactStoreResource,
+) -> MaterializeResult:
+    """Candidate vs active vs base model on the same held-out human decisions, with decision bands."""
+    version_id = config.model_version_id or required_upstream_value(
+        context.instance, "dedup_candidate_model", "model_version_id"
+    )
+    outcome = evaluate_dedup_candidate(
+        int(version_id),
+        registry=model_registry.get_registry(),
+        artifacts=artifact_store.get_store(),
+        config=EvaluationConfig(
+            target_precision=config.target_precision,
+            min_improvement=config.min_improvement,
+            review_threshold=config.review_threshold,
+            min_auto_merged=config.min_auto_merged,
+        ),
+        actor=f"dagster run {context.run_id}",
+    )
+    report = outcome.report
+    models = report["models"]
+    table = metrics_markdown_table(
+        {f"{role}: {m['name']}": m["metrics"] for role, m in models.items()}, columns=METRIC_COLUMNS
+    )
+    plot = precision_recall_plot_png(
+        {
+            f"{role}: {m['name']}": (report["test_labels"], report["test_probabilities"][role])
+            for role, m in models.items()
+        },
+        title=f"Precision–recall on {report['test_pairs']} held-out decisions",
+    )
+    gate = report["gate"]
+    for reason in gate["reasons"]:
+        context.log.info(f"gate: {reason}")
+    candidate = models["candidate"]["metrics"]
+    return MaterializeResult(
+        metadata={
+            "candidate_version_id": outcome.version.id,
+            "active_version_id": outcome.active_version_id,
+            "dataset_version": report["dataset_version"],
+            "gate_passed": gate["passed"],
+            "test_pairs": report["test_pairs"],
+            "candidate_average_precision": candidate["average_precision"],
+            "base_average_precision": models["base"]["metrics"]["average_precision"],
+            "improvement_over_" + gate["reference"]: gate["improvement"],
+            "metrics": MetadataValue.md(table),
+            "candidate_bands": MetadataValue.md(band_report_markdown(models["candidate"]["band_report"])),
+            "precision_recall": MetadataValue.md(png_markdown(plot, alt="precision-recall curves")),
+            "gate": MetadataValue.md("\n".join(f"- {r}" for r in gate["reasons"])),
+            "report": MetadataValue.path(str(outcome.report_path)),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="promotion_gate",
+                passed=gate["passed"],
+                metadata={
+                    "reference": gate["reference"],
+                    "improvement": gate["improvement"],
+                    "reasons": MetadataValue.md("\n".join(f"- {r}" for r in gate["reasons"])),
+                },
+            )
+        ],
+    )
+
+
+@asset(group_name=GROUP, deps=[dedup_evaluation])
+def dedup_active_model(
+    context: AssetExecutionContext,
+    model_registry: ModelRegistryResource,
+    finetuning: FineTuningSettingsResource,
+) -> MaterializeResult:
+    """The registry's active dedup version: the evaluated candidate when it passed the gate and
+    FINETUNE_AUTO_PROMOTE allows, otherwise the version that was active (and why)."""
+    evaluation = latest_materialization_metadata(context.instance, "dedup_evaluation")
+    if evaluation is None:
+        raise Failure("dedup_evaluation has not been materialized yet")
+    registry = model_registry.get_registry()
+    outcome = promote_if_allowed(
+        int(evaluation["candidate_version_id"]),
+        registry=registry,
+        expected_active_id=evaluation["active_version_id"],
+        auto_promote=finetuning.auto_promote,
+        actor=f"dagster run {context.run_id}",
+    )
+    context.log.info(f"{outcome.action}: {outcome.reason}")
+    events = registry.events(task="dedup")[-10:]
+    audit = pd.DataFrame(
+        [
+            {
+                "when": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                "version id": e.model_version_id,
+                "from": e.from_state,
+                "to": e.to_state,
+                "by": e.actor,
+                "why": e.reason[:120],
+            }
+            for e in reversed(events)
+        ]
+    )
+    active = outcome.active
+    return MaterializeResult(
+        metadata={
+            "action": outcome.action,
+            "reason": outcome.reason,
+            "active_version_id": active.id if active else None,
+            "active_version": active.version if active else None,
+            "active_dataset_version": active.dataset_version if active else None,
+            "audit_trail": _markdown(audit),
+        }
+    )
+
+
+DEDUP_ASSETS = [
+    dedup_feedback,
+    dedup_training_set,
+    dedup_candidate_model,
+    dedup_evaluation,
+    dedup_active_model,
+]

@@ -1,0 +1,638 @@
+"""Evaluate pair models: metrics, decision bands, thresholds, calibration and report plots.
+
+A pair model returns a calibrated probability ``p`` that two statements should merge. Decisions fall
+into bands (see :class:`DecisionBands`):
+
+* ``auto_merge`` -- ``p > auto_merge`` (strictly greater; default 0.95),
+* ``review_high_priority`` -- ``review <= p <= auto_merge`` (default review threshold 0.85),
+* ``needs_review`` -- ``p < review`` (and ``p >= keep_separate`` when that band is enabled),
+* ``keep_separate`` -- ``p < keep_separate`` (optional; disabled by default).
+
+Everything here is a pure function of plain sequences / numpy arrays (no Dagster, no
+sentence-transformers), and metric dictionaries hold plain Python numbers so they are JSON-serialisable.
+
+Example:
+    >>> labels = [1, 1, 1, 0, 0, 0]
+    >>> probabilities = [0.99, 0.97, 0.90, 0.96, 0.40, 0.10]
+    >>> metrics = compute_pair_metrics(labels, probabilities, threshold=0.5)
+    >>> metrics["accuracy"], metrics["precision"], metrics["recall"]
+    (0.8333333333333334, 0.75, 1.0)
+    >>> bands = DecisionBands()
+    >>> bands.band_of(0.95), bands.band_of(0.951), bands.band_of(0.5)
+    ('review_high_priority', 'auto_merge', 'needs_review')
+    >>> learn_auto_merge_threshold(labels, probabilities, target_precision=0.99)
+    0.96
+    >>> rows = band_report(labels, probabilities, DecisionBands(auto_merge=0.96))
+    >>> [(row["band"], row["count"]) for row in rows]
+    [('auto_merge', 2), ('review_high_priority', 2), ('needs_review', 2)]
+    >>> platt = PlattScaling.fit([0.2, 0.3, 0.7, 0.8, 0.4, 0.6], [0, 0, 1, 1, 1, 0])
+    >>> bool(platt.predict_proba([0.1])[0] < platt.predict_proba([0.9])[0])
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+AUTO_MERGE = "auto_merge"
+REVIEW_HIGH_PRIORITY = "review_high_priority"
+NEEDS_REVIEW = "needs_review"
+KEEP_SEPARATE = "keep_separate"
+
+#: All band names, highest probabilities first.
+BAND_NAMES: tuple[str, ...] = (AUTO_MERGE, REVIEW_HIGH_PRIORITY, NEEDS_REVIEW, KEEP_SEPARATE)
+
+#: The 8-byte signature every PNG file starts with.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: Shown in markdown tables for a missing / undefined value.
+MISSING = "\u2013"
+
+FIT_METRICS: tuple[str, ...] = ("f1", "accuracy")
+
+
+# --------------------------------------------------------------------------------------------------
+# Input validation
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_labels(labels: Any) -> np.ndarray:
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise ValueError(f"labels must be a 1-D sequence, got an array of shape {array.shape}")
+    if array.size and array.dtype.kind not in "biuf":
+        raise ValueError(f"labels must be 0/1 numbers, got values of type {array.dtype}")
+    if array.size and not np.isin(array, (0, 1)).all():
+        bad = sorted({repr(v) for v in array[~np.isin(array, (0, 1))].tolist()})[:5]
+        raise ValueError(f"labels must be 0 or 1, found {', '.join(bad)}")
+    return array.astype(np.int64)
+
+
+def _as_scores(scores: Any, *, name: str, unit_interval: bool) -> np.ndarray:
+    array = np.asarray(scores)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence, got an array of shape {array.shape}")
+    if array.size and array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numbers, got values of type {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, found {int((~np.isfinite(array)).sum())} NaN/inf value(s)")
+    if unit_interval and array.size and (array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError(
+            f"{name} must lie in [0, 1], found values from {array.min():.6g} to {array.max():.6g}"
+        )
+    return array
+
+
+def _validate_pairs(
+    labels: Any, scores: Any, *, name: str = "probabilities", unit_interval: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(labels, scores)`` as numpy arrays after checking them; raise ValueError otherwise."""
+    y = _as_labels(labels)
+    s = _as_scores(scores, name=name, unit_interval=unit_interval)
+    if y.shape[0] != s.shape[0]:
+        raise ValueError(f"labels and {name} must have the same length, got {y.shape[0]} and {s.shape[0]}")
+    if y.shape[0] == 0:
+        raise ValueError(f"labels and {name} are empty; need at least one pair")
+    return y, s
+
+
+def _check_threshold(value: Any, *, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a finite number in [0, 1], got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Decision bands
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionBands:
+    """Probability thresholds that turn P(merge) into a decision band.
+
+    * ``auto_merge``: ``p > auto_merge`` (strictly greater, so ``p == auto_merge`` is *not* merged),
+    * ``review_high_priority``: ``review <= p <= auto_merge``,
+    * ``needs_review``: ``p < review`` (and ``p >= keep_separate`` when ``keep_separate`` is set),
+    * ``keep_separate``: ``p < keep_separate``; only when ``keep_separate`` is not None.
+
+    Requires ``0 <= keep_separate < review <= auto_merge <= 1`` (``auto_merge=1`` disables
+    auto-merging, since no probability exceeds 1).
+
+    Example:
+        >>> bands = DecisionBands(keep_separate=0.2)
+        >>> [bands.band_of(p) for p in (0.99, 0.95, 0.85)]
+        ['auto_merge', 'review_high_priority', 'review_high_priority']
+        >>> [bands.band_of(p) for p in (0.5, 0.2, 0.1)]
+        ['needs_review', 'needs_review', 'keep_separate']
+        >>> DecisionBands(auto_merge=0.8)
+        Traceback (most recent call last):
+        ...
+        ValueError: DecisionBands needs review <= auto_merge, got review=0.85 and auto_merge=0.8
+    """
+
+    auto_merge: float = 0.95
+    review: float = 0.85
+    keep_separate: float | None = None
+
+    def __post_init__(self) -> None:
+        auto_merge = _check_threshold(self.auto_merge, name="DecisionBands.auto_merge")
+        review = _check_threshold(self.review, name="DecisionBands.review")
+        object.__setattr__(self, "auto_merge", auto_merge)
+        object.__setattr__(self, "review", review)
+        if review > auto_merge:
+            raise ValueError(
+                "DecisionBands needs review <= auto_merge, "
+                f"got review={review!r} and auto_merge={auto_merge!r}"
+            )
+        if self.keep_separate is not None:
+            keep_separate = _check_threshold(self.keep_separate, name="DecisionBands.keep_separate")
+            object.__setattr__(self, "keep_separate", keep_separate)
+            if keep_separate >= review:
+                raise ValueError(
+                    "DecisionBands needs keep_separate < review, "
+                    f"got keep_separate={keep_separate!r} and review={review!r}"
+                )
+
+    def band_names(self) -> tuple[str, ...]:
+        """The enabled band names, highest probabilities first (``keep_separate`` only when set)."""
+        return BAND_NAMES if self.keep_separate is not None else BAND_NAMES[:3]
+
+    def band_of(self, probability: float) -> str:
+        """The band of one probability; raises ValueError for NaN or values outside [0, 1]."""
+        p = _check_threshold(probability, name="probability")
+        if p > self.auto_merge:
+            return AUTO_MERGE
+        if p >= self.review:
+            return REVIEW_HIGH_PRIORITY
+        if self.keep_separate is not None and p < self.keep_separate:
+            return KEEP_SEPARATE
+        return NEEDS_REVIEW
+
+    def bounds(self, band: str) -> tuple[float, float]:
+        """``(lower, upper)`` of a band; which ends are inclusive follows the class docstring."""
+        low = 0.0 if self.keep_separate is None else self.keep_separate
+        table = {
+            AUTO_MERGE: (self.auto_merge, 1.0),
+            REVIEW_HIGH_PRIORITY: (self.review, self.auto_merge),
+            NEEDS_REVIEW: (low, self.review),
+        }
+        if self.keep_separate is not None:
+            table[KEEP_SEPARATE] = (0.0, self.keep_separate)
+        if band not in table:
+            raise ValueError(f"unknown or disabled band {band!r}; bands are {', '.join(self.band_names())}")
+        return table[band]
+
+    def _masks(self, probabilities: np.ndarray) -> dict[str, np.ndarray]:
+        """Boolean membership arrays per enabled band (same rules as :meth:`band_of`)."""
+        p = probabilities
+        auto = p > self.auto_merge
+        review = (p >= self.review) & ~auto
+        below = p < self.review
+        if self.keep_separate is None:
+            return {AUTO_MERGE: auto, REVIEW_HIGH_PRIORITY: review, NEEDS_REVIEW: below}
+        keep = p < self.keep_separate
+        return {
+            AUTO_MERGE: auto,
+            REVIEW_HIGH_PRIORITY: review,
+            NEEDS_REVIEW: below & ~keep,
+            KEEP_SEPARATE: keep,
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------------
+
+
+def expected_calibration_error(
+    labels: Sequence[int], probabilities: Sequence[float], *, n_bins: int = 10
+) -> float:
+    """Expected calibration error over ``n_bins`` equal-width bins of [0, 1].
+
+    Bin ``i`` holds ``i/n_bins <= p < (i+1)/n_bins`` (the last bin also holds ``p == 1``).
+    ECE = sum over non-empty bins of ``(bin size / n) * |mean(label) - mean(p)|``.
+
+    Example:
+        >>> expected_calibration_error([0, 0, 0, 1], [0.25, 0.25, 0.25, 0.25])
+        0.0
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive whole number, got {n_bins!r}")
+    y, p = _validate_pairs(labels, probabilities)
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        total += in_bin.sum() / y.size * abs(y[in_bin].mean() - p[in_bin].mean())
+    return float(total)
+
+
+def compute_pair_metrics(
+    labels: Sequence[int], probabilities: Sequence[float], *, threshold: float = 0.5
+) -> dict[str, float | int | None]:
+    """Classification and calibration metrics of merge probabilities against human labels.
+
+    A pair is predicted "merge" when ``p >= threshold``. Returns plain Python numbers:
+
+    * ``accuracy``, ``precision``, ``recall``, ``f1`` -- at ``threshold``; precision (recall, f1) is
+      0.0 when nothing is predicted positive (no true positive exists),
+    * ``average_precision`` -- sklearn's, threshold-free; None when there is no positive label,
+    * ``roc_auc`` -- None when only one class is present,
+    * ``brier_score`` -- mean squared error of ``p``,
+    * ``expected_calibration_error`` -- 10 equal-width bins, see :func:`expected_calibration_error`,
+    * ``n``, ``positives`` (ints) and ``threshold``.
+
+    Raises ValueError when the inputs differ in length, are empty, labels are not 0/1 or
+    probabilities are not finite numbers in [0, 1].
+
+    Example:
+        >>> m = compute_pair_metrics([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.1])
+        >>> m["accuracy"], m["precision"], m["recall"], m["f1"], m["brier_score"]
+        (0.5, 0.5, 0.5, 0.5, 0.185)
+    """
+    y, p = _validate_pairs(labels, probabilities)
+    threshold = _check_threshold(threshold, name="threshold")
+    predicted = p >= threshold
+    positive = y == 1
+    tp = int((predicted & positive).sum())
+    fp = int((predicted & ~positive).sum())
+    fn = int((~predicted & positive).sum())
+    tn = int((~predicted & ~positive).sum())
+    n = int(y.size)
+    positives = int(positive.sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    both_classes = 0 < positives < n
+    return {
+        "accuracy": (tp + tn) / n,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "average_precision": float(average_precision_score(y, p)) if positives else None,
+        "roc_auc": float(roc_auc_score(y, p)) if both_classes else None,
+        "brier_score": float(np.mean((p - y) ** 2)),
+        "expected_calibration_error": expected_calibration_error(y, p),
+        "n": n,
+        "positives": positives,
+        "threshold": threshold,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Thresholds
+# --------------------------------------------------------------------------------------------------
+
+
+def learn_auto_merge_threshold(
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    *,
+    target_precision: float = 0.99,
+    min_auto_merged: int = 1,
+) -> float | None:
+    """Learn the auto-merge threshold from held-out human decisions.
+
+    Candidates are the distinct observed probabilities. A candidate ``t`` *qualifies* when the pairs
+    with ``p > t`` -- exactly the pairs ``DecisionBands(auto_merge=t)`` puts in ``auto_merge``, so a pair
+    with ``p == t`` is not auto-merged -- number at least ``min_auto_merged`` and have precision
+    (share of human label 1) ``>= target_precision``. Returns the smallest qualifying ``t``, which is the
+    one auto-merging the most pairs (coverage only grows as ``t`` falls). Qualifying thresholds need not
+    be contiguous (precision is not monotonic in ``t``); the rule only looks at the whole auto-merged
+    set of each candidate. Returns None when no candidate qualifies (e.g. the top-scored pair is a
+    human "keep separate" and the target is 1.0). Since the smallest qualifying ``t`` also has the most
+    auto-merged pairs, ``min_auto_merged`` acts as a gate: the result is the smallest ``t`` reaching the
+    target, or None when that ``t`` auto-merges fewer than ``min_auto_merged`` pairs.
+
+    Precision is measured over the whole auto-merged set, so pairs just above ``t`` may be right less
+    often than ``target_precision`` (the many confident pairs higher up carry the average).
+
+    The threshold is fitted *on* the given pairs, so its precision there is optimistic; use held-out
+    decisions, and raise ``min_auto_merged`` so that a target like 0.99 rests on enough pairs (with
+    few pairs, 0.99 just means "no errors"). The result may be below ``DecisionBands.review``; the caller
+    decides how to combine them (``DecisionBands`` rejects ``review > auto_merge``).
+
+    Example:
+        >>> learn_auto_merge_threshold([1, 1, 0, 1, 0], [0.99, 0.98, 0.97, 0.96, 0.2])
+        0.97
+        >>> learn_auto_merge_threshold([1, 1, 0, 1, 0], [0.99, 0.98, 0.97, 0.96, 0.2], target_precision=0.75)
+        0.2
+        >>> learn_auto_merge_threshold([0, 1], [0.9, 0.1]) is None
+        True
+    """
+    y, p = _validate_pairs(labels, probabilities)
+    if isinstance(target_precision, bool) or not isinstance(target_precision, (int, float, np.number)):
+        raise ValueError(f"target_precision must be a number, got {target_precision!r}")
+    if not 0.0 < float(target_precision) <= 1.0:
+        raise ValueError(f"target_precision must be in (0, 1], got {target_precision!r}")
+    if isinstance(min_auto_merged, bool) or not isinstance(min_auto_merged, int) or min_auto_merged < 1:
+        raise ValueError(f"min_auto_merged must be a whole number >= 1, got {min_auto_merged!r}")
+
+    order = np.argsort(p, kind="stable")
+    p_sorted = p[order]
+    pos_cumulative = np.concatenate(([0], np.cumsum(y[order])))
+    candidates = np.unique(p_sorted)  # ascending
+    first_above = np.searchsorted(p_sorted, candidates, side="right")  # index of first p > t
+    count_above = p.size - first_above
+    positives_above = pos_cumulative[-1] - pos_cumulative[first_above]
+    for t, count, positives in zip(candidates, count_above, positives_above, strict=True):
+        if count >= min_auto_merged and positives / count >= target_precision:
+            return float(t)
+    return None
+
+
+def fit_best_threshold(labels: Sequence[int], scores: Sequence[float], *, metric: str = "f1") -> float:
+    """Threshold on a raw score (e.g. cosine similarity) maximising ``metric`` ("f1" or "accuracy").
+
+    A pair is predicted "merge" when ``score >= threshold``. Candidates are the lowest observed score
+    (everything merges), the midpoints between consecutive distinct scores, and the float just above
+    the highest score (nothing merges). Ties go to the highest threshold (the conservative choice).
+    Scores need not lie in [0, 1] but must be finite; both classes must be present.
+
+    Example:
+        >>> fit_best_threshold([0, 0, 1, 1], [0.1, 0.3, 0.7, 0.9])
+        0.5
+    """
+    if metric not in FIT_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(FIT_METRICS)}, got {metric!r}")
+    y, s = _validate_pairs(labels, scores, name="scores", unit_interval=False)
+    positives = int(y.sum())
+    if positives in (0, y.size):
+        raise ValueError("fit_best_threshold needs both merge (1) and keep-separate (0) labels")
+
+    order = np.argsort(s, kind="stable")
+    s_sorted = s[order]
+    pos_cumulative = np.concatenate(([0], np.cumsum(y[order])))
+    distinct = np.unique(s_sorted)
+    candidates = np.concatenate(
+        ([distinct[0]], (distinct[:-1] + distinct[1:]) / 2.0, [np.nextafter(distinct[-1], np.inf)])
+    )
+    # Predicting merge for score >= candidate i is the same as score >= distinct[i] (none for the last).
+    first_at_or_above = np.concatenate((np.searchsorted(s_sorted, distinct, side="left"), [s.size]))
+    predicted = s.size - first_at_or_above
+    tp = positives - pos_cumulative[first_at_or_above]
+    fp = predicted - tp
+    fn = positives - tp
+    if metric == "f1":
+        values = 2 * tp / (2 * tp + fp + fn)
+    else:
+        tn = (y.size - positives) - fp
+        values = (tp + tn) / y.size
+    best = np.flatnonzero(values == values.max())[-1]
+    return float(candidates[best])
+
+
+# --------------------------------------------------------------------------------------------------
+# Band report
+# --------------------------------------------------------------------------------------------------
+
+
+def band_report(labels: Sequence[int], probabilities: Sequence[float], bands: DecisionBands) -> list[dict]:
+    """One row per enabled band (auto_merge, review_high_priority, needs_review[, keep_separate]).
+
+    Each row: ``band``, ``lower``, ``upper`` (see :meth:`DecisionBands.bounds`), ``count``,
+    ``coverage`` (count / n), ``positives`` (human merges in the band) and ``precision``
+    (positives / count; None for an empty band).
+
+    Example:
+        >>> rows = band_report([1, 0, 1], [0.99, 0.9, 0.1], DecisionBands())
+        >>> [(r["band"], r["count"], r["precision"]) for r in rows]
+        [('auto_merge', 1, 1.0), ('review_high_priority', 1, 0.0), ('needs_review', 1, 1.0)]
+    """
+    if not isinstance(bands, DecisionBands):
+        raise ValueError(f"bands must be a DecisionBands, got {type(bands).__name__}")
+    y, p = _validate_pairs(labels, probabilities)
+    rows: list[dict] = []
+    for band, mask in bands._masks(p).items():
+        lower, upper = bands.bounds(band)
+        count = int(mask.sum())
+        positives = int(y[mask].sum())
+        rows.append(
+            {
+                "band": band,
+                "lower": lower,
+                "upper": upper,
+                "count": count,
+                "coverage": count / y.size,
+                "positives": positives,
+                "precision": positives / count if count else None,
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Calibration
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlattScaling:
+    """Platt scaling: ``P(merge) = 1 / (1 + exp(-(slope * score + intercept)))``.
+
+    Fitted as a (nearly unregularised) logistic regression on the 1-D score. A negative slope means
+    higher scores were *less* likely to merge on the fitting data -- a sign something is wrong upstream.
+
+    Example:
+        >>> PlattScaling(slope=2.0, intercept=-1.0).predict_proba([0.5]).tolist()
+        [0.5]
+        >>> PlattScaling.from_dict(PlattScaling(slope=2.0, intercept=-1.0).to_dict())
+        PlattScaling(slope=2.0, intercept=-1.0)
+    """
+
+    slope: float
+    intercept: float
+
+    def __post_init__(self) -> None:
+        for name in ("slope", "intercept"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"PlattScaling.{name} must be a number, got {value!r}")
+            if not math.isfinite(float(value)):
+                raise ValueError(f"PlattScaling.{name} must be finite, got {value!r}")
+            object.__setattr__(self, name, float(value))
+
+    @classmethod
+    def fit(cls, scores: Sequence[float], labels: Sequence[int], *, c: float = 1e4) -> PlattScaling:
+        """Fit on raw scores and 0/1 labels; ``c`` is sklearn's inverse regularisation strength."""
+        y, s = _validate_pairs(labels, scores, name="scores", unit_interval=False)
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                "PlattScaling.fit needs both merge (1) and keep-separate (0) labels, "
+                f"got only label {int(y[0])}"
+            )
+        if not c > 0:
+            raise ValueError(f"c must be positive, got {c!r}")
+        model = LogisticRegression(C=float(c), max_iter=1000).fit(s.reshape(-1, 1), y)
+        return cls(slope=float(model.coef_[0][0]), intercept=float(model.intercept_[0]))
+
+    def predict_proba(self, scores: Sequence[float] | float) -> np.ndarray:
+        """Calibrated P(merge) for each score (a 1-D float array; a scalar gives a length-1 array)."""
+        s = _as_scores(
+            np.atleast_1d(np.asarray(scores, dtype=np.float64)), name="scores", unit_interval=False
+        )
+        return expit(self.slope * s + self.intercept)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form, read back by :meth:`from_dict`."""
+        return {"method": "platt", "slope": self.slope, "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlattScaling:
+        """Inverse of :meth:`to_dict`; raises ValueError on a missing key or another method."""
+        method = data.get("method", "platt")
+        if method != "platt":
+            raise ValueError(f"not a Platt scaling calibration: method={method!r}")
+        missing = [key for key in ("slope", "intercept") if key not in data]
+        if missing:
+            raise ValueError(f"Platt scaling calibration is missing {', '.join(missing)}")
+        return cls(slope=data["slope"], intercept=data["intercept"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Plots and markdown
+# --------------------------------------------------------------------------------------------------
+
+
+def precision_recall_plot_png(
+    curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], *, title: str
+) -> bytes:
+    """PNG of one precision-recall curve per model (``name -> (labels, probabilities)``), AP in the legend.
+
+    Uses ``matplotlib.figure.Figure`` with the Agg canvas directly, so pyplot's global state and the
+    configured backend are left alone. A model without positive labels has no PR curve; it is listed
+    in the legend as such. Raises ValueError when ``curves`` is empty or a model's inputs are invalid.
+    """
+    if not curves:
+        raise ValueError("precision_recall_plot_png needs at least one curve")
+    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name, (labels, probabilities) in curves.items():
+        y, p = _validate_pairs(labels, probabilities)
+        if not y.any():
+            axes.plot([], [], label=f"{name} (no positive pairs: curve undefined)")
+            continue
+        precision, recall, _ = precision_recall_curve(y, p)
+        ap = average_precision_score(y, p)
+        axes.step(recall, precision, where="post", label=f"{name} (AP = {ap:.3f}, n = {y.size})")
+    axes.set_xlim(0.0, 1.0)
+    axes.set_ylim(0.0, 1.02)
+    axes.set_xlabel("Recall")
+    axes.set_ylabel("Precision")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="lower left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def png_markdown(png: bytes, *, alt: str) -> str:
+    """Markdown image with a base64 ``data:`` URI (how Dagster markdown metadata shows a plot).
+
+    Example:
+        >>> png_markdown(PNG_SIGNATURE, alt="PR curve")
+        '![PR curve](data:image/png;base64,iVBORw0KGgo=)'
+    """
+    if not bytes(png[:8]) == PNG_SIGNATURE:
+        raise ValueError("png_markdown expects PNG bytes (they must start with the PNG signature)")
+    safe_alt = " ".join(alt.replace("[", "(").replace("]", ")").split())
+    return f"![{safe_alt}](data:image/png;base64,{base64.b64encode(bytes(png)).decode('ascii')})"
+
+
+def _format_cell(value: Any) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3f}"
+    return _escape(str(value))
+
+
+def _escape(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def _table(header: Sequence[str], align_right: Sequence[bool], body: Sequence[Sequence[str]]) -> str:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if right else "---" for right in align_right) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def metrics_markdown_table(rows: Mapping[str, Mapping[str, float | None]], *, columns: Sequence[str]) -> str:
+    """Markdown table with one row per model and one column per metric.
+
+    Floats are shown with 3 decimals, ints as ints, None (or a missing metric) as "–".
+
+    Example:
+        >>> rows = {"base": {"f1": 0.81234, "roc_auc": None}}
+        >>> print(metrics_markdown_table(rows, columns=["f1", "roc_auc"]))
+        | model | f1 | roc_auc |
+        |---|---:|---:|
+        | base | 0.812 | – |
+    """
+    if not columns:
+        raise ValueError("metrics_markdown_table needs at least one column")
+    body = [
+        [_escape(str(model))] + [_format_cell(metrics.get(column)) for column in columns]
+        for model, metrics in rows.items()
+    ]
+    return _table(["model", *(_escape(str(c)) for c in columns)], [False] + [True] * len(columns), body)
+
+
+_INTERVAL_BRACKETS = {
+    AUTO_MERGE: ("(", "]"),
+    REVIEW_HIGH_PRIORITY: ("[", "]"),
+    NEEDS_REVIEW: ("[", ")"),
+    KEEP_SEPARATE: ("[", ")"),
+}
+
+
+def band_report_markdown(report: list[dict]) -> str:
+    """Markdown table of a :func:`band_report`.
+
+    Columns: band, probability range (interval notation), count, coverage, positives, precision.
+
+    Example:
+        >>> print(band_report_markdown(band_report([1, 0], [0.99, 0.5], DecisionBands())))
+        | band | probability | count | coverage | positives | precision |
+        |---|---|---:|---:|---:|---:|
+        | auto_merge | (0.950, 1.000] | 1 | 0.500 | 1 | 1.000 |
+        | review_high_priority | [0.850, 0.950] | 0 | 0.000 | 0 | – |
+        | needs_review | [0.000, 0.850) | 1 | 0.500 | 0 | 0.000 |
+    """
+    body = []
+    for row in report:
+        opening, closing = _INTERVAL_BRACKETS.get(row["band"], ("[", "]"))
+        interval = f"{opening}{row['lower']:.3f}, {row['upper']:.3f}{closing}"
+        body.append(
+            [_escape(str(row["band"])), interval]
+            + [_format_cell(row.get(key)) for key in ("count", "coverage", "positives", "precision")]
+        )
+    header = ["band", "probability", "count", "coverage", "positives", "precision"]
+    return _table(header, [False, False, True, True, True, True], body)

@@ -1,0 +1,402 @@
+"""The feedback store: insights, proposed merge clusters and the reviewers' decisions on them.
+
+Every write is one transaction: a batch of decisions lands whole or not at all.
+
+Example:
+    >>> from fine_tuning_assets.database import open_database
+    >>> from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
+    >>> store = FeedbackStore(open_database("sqlite://"))
+    >>> batch = DecisionBatch(
+    ...     insights=(Insight("i1", "Coffee raises alertness."), Insight("i2", "Caffeine makes you alert.")),
+    ...     clusters=(MergeCluster("c1", "pending", None, None,
+    ...               (ClusterMember("i1", 0.9, False), ClusterMember("i2", 0.9, False))),),
+    ... )
+    >>> store.add_decisions(batch, kind="example", source="doctest").cluster_count
+    1
+    >>> store.record_decision("c1", status="approved", reviewer="ana", selected_insight_ids=["i1", "i2"]).status
+    'approved'
+    >>> store.counts()["clusters_approved"]
+    1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fine_tuning_assets.database import (
+    as_utc,
+    import_batches,
+    insights,
+    merge_cluster_members,
+    merge_clusters,
+    utcnow,
+)
+from fine_tuning_assets.decisions import (
+    CLUSTER_STATUSES,
+    DECIDED_STATUSES,
+    INSIGHT_METADATA_FIELDS,
+    ClusterMember,
+    DecisionBatch,
+    Insight,
+    MergeCluster,
+)
+
+
+class FeedbackStoreError(ValueError):
+    """A write the feedback store refuses; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    batch_id: int
+    insight_count: int
+    new_insight_count: int
+    cluster_count: int
+    decided_cluster_count: int
+
+
+@dataclass(frozen=True)
+class FeedbackSnapshot:
+    """The decided clusters recorded up to a watermark, with the insights they mention."""
+
+    recorded_through: datetime | None
+    decisions: DecisionBatch
+
+
+def _insight_row(insight: Insight, *, batch_id: int | None, now: datetime) -> dict:
+    known = {key: insight.metadata.get(key) for key in INSIGHT_METADATA_FIELDS}
+    extra = {k: v for k, v in insight.metadata.items() if k not in INSIGHT_METADATA_FIELDS}
+    return {
+        "id": insight.id,
+        "statement": insight.statement,
+        **known,
+        "extra_metadata": extra,
+        "import_batch_id": batch_id,
+        "created_at": now,
+    }
+
+
+def _insight_from_row(row: sa.Row) -> Insight:
+    meta = {key: getattr(row, key) for key in INSIGHT_METADATA_FIELDS if getattr(row, key) is not None}
+    meta.update(row.extra_metadata or {})
+    return Insight(id=row.id, statement=row.statement, metadata=meta)
+
+
+def _validate_cluster(cluster: MergeCluster) -> list[str]:
+    problems = []
+    if cluster.status not in CLUSTER_STATUSES:
+        problems.append(f"cluster {cluster.id!r}: unknown status {cluster.status!r}")
+    if len(cluster.members) < 2:
+        problems.append(f"cluster {cluster.id!r}: needs at least 2 members, has {len(cluster.members)}")
+    ids = [m.insight_id for m in cluster.members]
+    if len(set(ids)) != len(ids):
+        problems.append(f"cluster {cluster.id!r}: an insight appears twice")
+    if cluster.is_decided and (cluster.decided_at is None or not cluster.reviewer):
+        problems.append(f"cluster {cluster.id!r}: a decided cluster needs a reviewer and decided_at")
+    if cluster.status == "pending" and cluster.decided_at is not None:
+        problems.append(f"cluster {cluster.id!r}: a pending cluster cannot have decided_at")
+    if cluster.status == "approved" and sum(m.selected for m in cluster.members) < 2:
+        problems.append(f"cluster {cluster.id!r}: an approved cluster needs at least 2 selected members")
+    if cluster.status != "approved" and any(m.selected for m in cluster.members):
+        problems.append(f"cluster {cluster.id!r}: only an approved cluster can have selected members")
+    return problems
+
+
+class FeedbackStore:
+    """Reads and writes human merge decisions through one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- writes -------------------------------------------------------------------------------------
+    def add_decisions(self, batch: DecisionBatch, *, kind: str, source: str) -> ImportSummary:
+        """Write a batch of insights and clusters in one transaction.
+
+        Raises :class:`FeedbackStoreError` listing every problem (an insight id that already exists with
+        another statement, a cluster id already in the store, a member naming an unknown insight, an
+        invalid cluster); nothing is written then.
+        """
+        if not batch.clusters and not batch.insights:
+            raise FeedbackStoreError(f"{source}: nothing to import (no insights and no clusters)")
+        problems: list[str] = []
+        batch_insights: dict[str, Insight] = {}
+        for insight in batch.insights:
+            if not insight.statement.strip():
+                problems.append(f"insight {insight.id!r}: empty statement")
+            previous = batch_insights.get(insight.id)
+            if previous is not None and previous.statement != insight.statement:
+                problems.append(f"insight {insight.id!r}: two different statements in one batch")
+            batch_insights[insight.id] = insight
+        cluster_ids = [c.id for c in batch.clusters]
+        if len(set(cluster_ids)) != len(cluster_ids):
+            problems.append("the batch names the same cluster id twice")
+        for cluster in batch.clusters:
+            problems.extend(_validate_cluster(cluster))
+
+        now = utcnow()
+        with self.engine.begin() as connection:
+            existing = self._existing_insights(connection, batch_insights)
+            for insight_id, statement in existing.items():
+                if statement != batch_insights[insight_id].statement:
+                    problems.append(
+                        f"insight {insight_id!r} already exists in the store with another statement"
+                    )
+            referenced = {m.insight_id for c in batch.clusters for m in c.members}
+            unknown = (
+                referenced
+                - set(batch_insights)
+                - set(self._existing_insights(connection, referenced - set(batch_insights)))
+            )
+            problems.extend(f"a cluster member names unknown insight {i!r}" for i in sorted(unknown))
+            taken = self._existing_cluster_ids(connection, cluster_ids)
+            problems.extend(f"cluster {c!r} already exists in the store" for c in sorted(taken))
+            if problems:
+                raise FeedbackStoreError(
+                    f"{source}: {len(problems)} problem(s), nothing was written:\n  " + "\n  ".join(problems)
+                )
+            new_insights = [i for i in batch_insights.values() if i.id not in existing]
+            batch_id = connection.execute(
+                import_batches.insert().values(
+                    kind=kind,
+                    source=source,
+                    insight_count=len(new_insights),
+                    cluster_count=len(batch.clusters),
+                    imported_at=now,
+                )
+            ).inserted_primary_key[0]
+            if new_insights:
+                connection.execute(
+                    insights.insert(), [_insight_row(i, batch_id=batch_id, now=now) for i in new_insights]
+                )
+            if batch.clusters:
+                connection.execute(
+                    merge_clusters.insert(),
+                    [
+                        {
+                            "id": c.id,
+                            "status": c.status,
+                            "reviewer": c.reviewer,
+                            "decided_at": c.decided_at,
+                            "import_batch_id": batch_id,
+                            "created_at": now,
+                            "recorded_at": now,
+                        }
+                        for c in batch.clusters
+                    ],
+                )
+                connection.execute(
+                    merge_cluster_members.insert(),
+                    [
+                        {
+                            "cluster_id": c.id,
+                            "insight_id": m.insight_id,
+                            "similarity": m.similarity,
+                            "selected": m.selected,
+                        }
+                        for c in batch.clusters
+                        for m in c.members
+                    ],
+                )
+        return ImportSummary(
+            batch_id=batch_id,
+            insight_count=len(batch_insights),
+            new_insight_count=len(new_insights),
+            cluster_count=len(batch.clusters),
+            decided_cluster_count=sum(c.is_decided for c in batch.clusters),
+        )
+
+    def record_decision(
+        self,
+        cluster_id: str,
+        *,
+        status: str,
+        reviewer: str,
+        selected_insight_ids: Sequence[str] = (),
+        decided_at: datetime | None = None,
+    ) -> MergeCluster:
+        """Record a reviewer's decision on a pending cluster.
+
+        ``status`` is ``approved`` (with the member ids that really merge, at least two) or ``rejected``.
+        """
+        if status not in DECIDED_STATUSES:
+            raise FeedbackStoreError(f"a decision is 'approved' or 'rejected', not {status!r}")
+        if not reviewer.strip():
+            raise FeedbackStoreError("a decision needs the reviewer's name")
+        decided_at = as_utc(decided_at) or utcnow()
+        with self.engine.begin() as connection:
+            cluster = self._load_clusters(connection, [cluster_id], for_update=True).get(cluster_id)
+            if cluster is None:
+                raise FeedbackStoreError(f"no cluster {cluster_id!r} in the feedback store")
+            if cluster.status != "pending":
+                raise FeedbackStoreError(
+                    f"cluster {cluster_id!r} was already {cluster.status} by {cluster.reviewer} "
+                    f"at {cluster.decided_at:%Y-%m-%d %H:%M}; record a new cluster to change a decision"
+                )
+            member_ids = {m.insight_id for m in cluster.members}
+            selected = set(selected_insight_ids)
+            if selected - member_ids:
+                raise FeedbackStoreError(
+                    f"cluster {cluster_id!r} has no member(s) {', '.join(sorted(selected - member_ids))}"
+                )
+            if status == "approved" and len(selected) < 2:
+                raise FeedbackStoreError("an approval selects at least two members that merge")
+            if status == "rejected" and selected:
+                raise FeedbackStoreError("a rejection selects no members")
+            connection.execute(
+                merge_clusters.update()
+                .where(merge_clusters.c.id == cluster_id)
+                .values(status=status, reviewer=reviewer, decided_at=decided_at, recorded_at=utcnow())
+            )
+            for member_id in member_ids:
+                connection.execute(
+                    merge_cluster_members.update()
+                    .where(
+                        merge_cluster_members.c.cluster_id == cluster_id,
+                        merge_cluster_members.c.insight_id == member_id,
+                    )
+                    .values(selected=member_id in selected)
+                )
+            return self._load_clusters(connection, [cluster_id])[cluster_id]
+
+    # -- reads --------------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int | str | None]:
+        """Counts of insights, clusters by status and members, and the latest recorded time."""
+        with self.engine.connect() as connection:
+            by_status = dict(
+                connection.execute(
+                    sa.select(merge_clusters.c.status, sa.func.count()).group_by(merge_clusters.c.status)
+                ).all()
+            )
+            result: dict[str, int | str | None] = {
+                "insights": connection.execute(sa.select(sa.func.count()).select_from(insights)).scalar_one(),
+                "clusters": sum(by_status.values()),
+                **{f"clusters_{status}": by_status.get(status, 0) for status in CLUSTER_STATUSES},
+                "members": connection.execute(
+                    sa.select(sa.func.count()).select_from(merge_cluster_members)
+                ).scalar_one(),
+            }
+            latest = connection.execute(sa.select(sa.func.max(merge_clusters.c.recorded_at))).scalar()
+            result["last_recorded_at"] = as_utc(latest).isoformat() if latest else None
+        return result
+
+    def latest_recorded_at(self) -> datetime | None:
+        with self.engine.connect() as connection:
+            return as_utc(
+                connection.execute(
+                    sa.select(sa.func.max(merge_clusters.c.recorded_at)).where(
+                        merge_clusters.c.status.in_(DECIDED_STATUSES)
+                    )
+                ).scalar()
+            )
+
+    def count_decisions_recorded_after(self, watermark: datetime | None) -> int:
+        """Decided clusters recorded after ``watermark`` (all of them when it is None)."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(merge_clusters)
+            .where(merge_clusters.c.status.in_(DECIDED_STATUSES))
+        )
+        if watermark is not None:
+            query = query.where(merge_clusters.c.recorded_at > watermark)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
+    def snapshot(self, *, recorded_through: datetime | None) -> FeedbackSnapshot:
+        """The decided clusters recorded at or before ``recorded_through`` and the insights they name.
+
+        Passing the watermark a feedback asset recorded reproduces exactly the decisions it counted.
+        """
+        query = sa.select(merge_clusters.c.id).where(merge_clusters.c.status.in_(DECIDED_STATUSES))
+        if recorded_through is not None:
+            query = query.where(merge_clusters.c.recorded_at <= recorded_through)
+        with self.engine.connect() as connection:
+            ids = list(connection.execute(query.order_by(merge_clusters.c.id)).scalars())
+            clusters = self._load_clusters(connection, ids)
+            member_ids = {m.insight_id for c in clusters.values() for m in c.members}
+            found = self._load_insights(connection, member_ids)
+        return FeedbackSnapshot(
+            recorded_through=recorded_through,
+            decisions=DecisionBatch(
+                insights=tuple(found[i] for i in sorted(found)),
+                clusters=tuple(clusters[i] for i in ids),
+            ),
+        )
+
+    def get_cluster(self, cluster_id: str) -> MergeCluster | None:
+        with self.engine.connect() as connection:
+            return self._load_clusters(connection, [cluster_id]).get(cluster_id)
+
+    def insights(self, ids: Iterable[str]) -> dict[str, Insight]:
+        with self.engine.connect() as connection:
+            return self._load_insights(connection, set(ids))
+
+    # -- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _existing_insights(connection: Connection, ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = connection.execute(
+                sa.select(insights.c.id, insights.c.statement).where(insights.c.id.in_(chunk))
+            )
+            found.update({row.id: row.statement for row in rows})
+        return found
+
+    @staticmethod
+    def _existing_cluster_ids(connection: Connection, ids: Sequence[str]) -> set[str]:
+        taken: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            taken.update(
+                connection.execute(
+                    sa.select(merge_clusters.c.id).where(merge_clusters.c.id.in_(chunk))
+                ).scalars()
+            )
+        return taken
+
+    @staticmethod
+    def _load_insights(connection: Connection, ids: set[str]) -> dict[str, Insight]:
+        found: dict[str, Insight] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            rows = connection.execute(
+                sa.select(insights).where(insights.c.id.in_(ordered[start : start + 500]))
+            )
+            found.update({row.id: _insight_from_row(row) for row in rows})
+        return found
+
+    @staticmethod
+    def _load_clusters(
+        connection: Connection, ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, MergeCluster]:
+        clusters: dict[str, MergeCluster] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            query = sa.select(merge_clusters).where(merge_clusters.c.id.in_(chunk))
+            if for_update:
+                query = query.with_for_update()
+            rows = connection.execute(query).all()
+            members: dict[str, list[ClusterMember]] = {}
+            for member in connection.execute(
+                sa.select(merge_cluster_members)
+                .where(merge_cluster_members.c.cluster_id.in_(chunk))
+                .order_by(merge_cluster_members.c.cluster_id, merge_cluster_members.c.insight_id)
+            ):
+                members.setdefault(member.cluster_id, []).append(
+                    ClusterMember(member.insight_id, member.similarity, bool(member.selected))
+                )
+            for row in rows:
+                clusters[row.id] = MergeCluster(
+                    id=row.id,
+                    status=row.status,
+                    reviewer=row.reviewer,
+                    decided_at=as_utc(row.decided_at),
+                    members=tuple(members.get(row.id, ())),
+                )
+        return clusters

@@ -1,0 +1,97 @@
+"""Models that score a pair of statements with a probability that they should merge.
+
+Example:
+    >>> scorer = BaseCosineScorer(None)
+    >>> p = scorer.predict_proba([("Coffee raises alertness.", "Caffeine makes people alert.")])
+    >>> 0.0 <= float(p[0]) <= 1.0
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from fine_tuning_assets.artifacts import ArtifactError, verify
+from fine_tuning_assets.base_model import (
+    BUNDLED_BASE_MODEL,
+    ModelLoadError,
+    cosine_similarities,
+    load_sentence_transformer,
+    quiet_transformers,
+    resolve_base_model,
+)
+from fine_tuning_assets.evaluation import PlattScaling
+
+Pairs = Sequence[tuple[str, str]]
+
+
+class PairScorer(Protocol):
+    name: str
+
+    def predict_proba(self, pairs: Pairs) -> np.ndarray: ...
+
+
+class CrossEncoderScorer:
+    """A fine-tuned cross-encoder saved in an artifact directory (checked against its manifest first)."""
+
+    def __init__(self, directory: str | Path, *, name: str, batch_size: int = 64) -> None:
+        from sentence_transformers.cross_encoder import CrossEncoder
+
+        quiet_transformers()
+        self.name = name
+        self.directory = Path(directory)
+        self.batch_size = batch_size
+        try:
+            self.manifest = verify(self.directory)
+            self.model = CrossEncoder(str(self.directory), device="cpu")
+        except (ArtifactError, OSError, ValueError) as error:
+            raise ModelLoadError(f"cannot load {name} from {self.directory}: {error}") from error
+
+    def predict_proba(self, pairs: Pairs) -> np.ndarray:
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        scores = self.model.predict(
+            [list(p) for p in pairs],
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.clip(np.asarray(scores, dtype=np.float32).reshape(-1), 0.0, 1.0)
+
+
+class BaseCosineScorer:
+    """The base bi-encoder's cosine similarity, mapped to a probability by Platt scaling when fitted.
+
+    Without a calibration the "probability" is the cosine clipped to [0, 1]: a similarity, not a calibrated
+    probability; :attr:`calibrated` says which.
+    """
+
+    def __init__(self, base_model: str | None, *, calibration: PlattScaling | None = None) -> None:
+        self.base_model = base_model or BUNDLED_BASE_MODEL
+        self.name = f"base {self.base_model} cosine"
+        self.model = load_sentence_transformer(resolve_base_model(base_model))
+        self.calibration = calibration
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibration is not None
+
+    def similarities(self, pairs: Pairs) -> np.ndarray:
+        return cosine_similarities(self.model, [a for a, _ in pairs], [b for _, b in pairs])
+
+    def predict_proba(self, pairs: Pairs) -> np.ndarray:
+        cosine = self.similarities(pairs)
+        if self.calibration is None:
+            return np.clip(cosine, 0.0, 1.0)
+        return self.calibration.predict_proba(cosine).astype(np.float32)
+
+    def calibrated_copy(self, calibration: PlattScaling) -> BaseCosineScorer:
+        """The same loaded model with a calibration (no second load)."""
+        clone = object.__new__(BaseCosineScorer)
+        clone.base_model, clone.name, clone.model = self.base_model, self.name, self.model
+        clone.calibration = calibration
+        return clone

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from fine_tuning_assets.database import open_database
+from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
+from fine_tuning_assets.feedback_store import FeedbackStore
+from fine_tuning_assets.registry import ModelRegistry
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'fta.sqlite'}"
+
+
+@pytest.fixture
+def store(sqlite_url) -> FeedbackStore:
+    return FeedbackStore(open_database(sqlite_url))
+
+
+@pytest.fixture
+def registry(sqlite_url) -> ModelRegistry:
+    return ModelRegistry(open_database(sqlite_url))
+
+
+def _server_url() -> str:
+    return os.environ.get(
+        "FTA_TEST_POSTGRES_SERVER", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards.
+
+    Uses FTA_TEST_POSTGRES_URL's server when set (CI creates it); otherwise the local server. When no server
+    answers the test is skipped, unless FTA_REQUIRE_POSTGRES=1 (CI), where it fails.
+    """
+    base = os.environ.get("FTA_TEST_POSTGRES_URL") or _server_url()
+    admin_url = sa.engine.make_url(base).set(database="postgres")
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect():
+            pass
+    except sa.exc.OperationalError as error:
+        if os.environ.get("FTA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required (FTA_REQUIRE_POSTGRES=1) but not reachable: {error.orig}")
+        pytest.skip(f"PostgreSQL not reachable at {admin_url.render_as_string()}: {error.orig}")
+    name = f"fta_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def insight(i: int | str, text: str | None = None, **metadata) -> Insight:
+    return Insight(f"i{i}", text or f"statement number {i}", metadata)
+
+
+def cluster(
+    cid: str, status: str, members: list[tuple[str, bool]], *, day: int = 0, reviewer: str = "ana"
+) -> MergeCluster:
+    decided = status != "pending"
+    return MergeCluster(
+        id=cid,
+        status=status,
+        reviewer=reviewer if decided else None,
+        decided_at=T0 + timedelta(days=day) if decided else None,
+        members=tuple(ClusterMember(m, 0.9, s) for m, s in members),
+    )
+
+
+def small_batch() -> DecisionBatch:
+    insights = tuple(insight(i) for i in range(1, 7))
+    clusters = (
+        cluster("c1", "approved", [("i1", True), ("i2", True), ("i3", False)]),
+        cluster("c2", "rejected", [("i4", False), ("i5", False)], day=1),
+        cluster("c3", "pending", [("i5", False), ("i6", False)]),
+    )
+    return DecisionBatch(insights, clusters)

@@ -1,0 +1,149 @@
+"""The CLI as the README tells a user to run it: `fta demo` from the project folder, then the everyday commands.
+
+The project folder is a temporary copy holding dagster.yaml (what `fta` needs from a checkout); the feedback
+store and artifacts live under FTA_HOME inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FTA = str(Path(sys.executable).with_name("fta"))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("checkout")
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", folder / "dagster.yaml")
+    return folder
+
+
+def fta(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTA_", "FINETUNE_", "DAGSTER_"))}
+    env["FTA_HOME"] = str(project / ".fta")
+    completed = subprocess.run(
+        [FTA, *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(
+            f"fta {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
+        )
+    return completed
+
+
+@pytest.fixture(scope="module")
+def demo(project) -> subprocess.CompletedProcess:
+    return fta(project, "demo", "--epochs", "1")
+
+
+def test_demo_seeds_runs_the_chain_and_compares_with_the_base_model(project, demo):
+    out = demo.stdout
+    assert "seeded the feedback store" in out
+    assert "held-out human decisions" in out
+    assert "candidate: candidate v1" in out and "base: base all-MiniLM-L6-v2 cosine" in out
+    assert "fine-tuned vs base: average precision" in out
+    assert "promotion gate PASSED" in out or "promotion gate REFUSED" in out
+    for step in ("dedup_feedback", "dedup_training_set", "dedup_candidate_model", "dedup_evaluation"):
+        assert step in out
+    assert "dagster dev" in out
+    assert (project / ".fta" / "dagster" / "storage").is_dir(), "runs are recorded for the Dagster UI"
+
+
+def test_models_list_and_show(project, demo):
+    listing = fta(project, "models", "list").stdout
+    assert "dedup" in listing and ("active" in listing or "failed" in listing)
+    shown = fta(project, "models", "show", "1").stdout
+    assert '"dataset_version": "ds-' in shown and "audit trail:" in shown and "training" in shown
+
+
+def test_predict_merge_names_its_model_or_says_it_falls_back(project, demo):
+    result = fta(
+        project, "predict-merge", "--json", "Vitamin D lowers fracture risk.", "Vitamin D reduces fractures."
+    )
+    answer = json.loads(result.stdout)
+    assert answer["band"] in ("auto_merge", "review_high_priority", "needs_review")
+    assert 0.0 <= answer["probability"] <= 1.0
+    active = "active" in fta(project, "models", "list").stdout
+    assert (answer["fallback_reason"] is None) == active
+
+
+def test_a_malformed_import_is_rejected_with_line_numbers_and_writes_nothing(project, demo):
+    before = json.loads(fta(project, "counts", "--json").stdout)
+    bad = project / "bad_pairs.csv"
+    bad.write_text(
+        "text_a,text_b,label\nfine one,fine two,1\n,missing text,0\nsame,same,1\nok,also ok,maybe\n"
+    )
+    result = fta(project, "import", "pairs", str(bad), check=False)
+    assert result.returncode == 1
+    assert (
+        "bad_pairs.csv:3" in result.stderr
+        and "bad_pairs.csv:4" in result.stderr
+        and "bad_pairs.csv:5" in result.stderr
+    )
+    assert json.loads(fta(project, "counts", "--json").stdout) == before
+
+
+def test_import_a_labelled_pairs_file_and_export_training_data(project, demo):
+    pairs = project / "pairs.csv"
+    rows = ["sentence1,sentence2,score"]
+    for i in range(30):
+        rows.append(
+            f'"Drug {i} lowers blood pressure in adults.","In adults, drug {i} reduces blood pressure.",4.6'
+        )
+        rows.append(f'"Drug {i} lowers blood pressure in adults.","Drug {i} raises the risk of gout.",1.2')
+    pairs.write_text("\n".join(rows) + "\n")
+    result = fta(
+        project,
+        "import",
+        "pairs",
+        str(pairs),
+        "--text-a-column",
+        "sentence1",
+        "--text-b-column",
+        "sentence2",
+        "--label-column",
+        "score",
+        "--positive",
+        "score>=4",
+    )
+    assert "60 clusters (60 decided)" in result.stdout
+    out = project / "train.jsonl"
+    exported = fta(
+        project,
+        "export",
+        "training-data",
+        "--format",
+        "openai_jsonl",
+        "--split",
+        "train",
+        "--output",
+        str(out),
+        "--stats",
+    )
+    assert f"to {out}" in exported.stdout and '"by_origin"' in exported.stdout
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["messages"][2]["content"] in ("MERGE", "DON'T MERGE")
+
+
+def test_an_unreachable_database_is_a_clear_error(project):
+    env_url = "postgresql+psycopg2://nobody@127.0.0.1:1/nothing"
+    completed = subprocess.run(
+        [FTA, "counts"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FTA_DATABASE_URL": env_url},
+    )
+    assert completed.returncode == 1
+    assert (
+        "cannot connect to the database at postgresql+psycopg2://nobody@127.0.0.1:1/nothing"
+        in completed.stderr
+    )

@@ -1,0 +1,143 @@
+"""The dedup chain materialized in-process on tiny data (one short epoch per training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dagster import instance_for_test
+
+from fine_tuning_assets.database import open_database
+from fine_tuning_assets.feedback_store import FeedbackStore
+from fine_tuning_assets.merge_prediction import predict_merge
+from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets_tests.chain_helpers import (
+    chain_run_config,
+    check_results,
+    metadata_of,
+    run_chain,
+    settings_for,
+    tiny_demo,
+)
+
+
+def test_chain_promotes_replaces_and_refuses(tmp_path):
+    settings = settings_for(tmp_path)
+    engine = open_database(settings.database_url)
+    FeedbackStore(engine).add_decisions(tiny_demo(), kind="test", source="tiny demo")
+    registry = ModelRegistry(engine)
+
+    with instance_for_test() as instance:
+        # 1. First run: no active model, the gate compares with the base model and (configured to pass) promotes.
+        first = run_chain(settings, instance, chain_run_config())
+        assert first.success
+        feedback = metadata_of(first, "dedup_feedback")
+        assert feedback["clusters_approved"] + feedback["clusters_rejected"] == 70
+        training = metadata_of(first, "dedup_training_set")
+        assert (
+            training["dataset_version"].startswith("ds-")
+            and training["recorded_through"] == feedback["recorded_through"]
+        )
+        assert training["merge_pairs"] >= 5 and training["dont_merge_pairs"] >= 5
+        assert "| train" in training["splits"] and Path(training["path"]).is_dir()
+        checks = check_results(first)
+        assert checks["enough_examples_per_class"] and checks["no_leakage"] and checks["promotion_gate"]
+        assert "no_conflicting_decisions" in checks and "class_balance" in checks
+
+        candidate = metadata_of(first, "dedup_candidate_model")
+        assert candidate["dataset_version"] == training["dataset_version"]
+        assert candidate["train_pairs"] > 0 and (Path(candidate["path"]) / "model.safetensors").is_file()
+        assert (Path(candidate["path"]) / "manifest.json").is_file()
+
+        evaluation = metadata_of(first, "dedup_evaluation")
+        assert evaluation["candidate_version_id"] == candidate["model_version_id"]
+        assert evaluation["active_version_id"] is None and evaluation["gate_passed"] is True
+        assert "average_precision" in evaluation["metrics"] and "base" in evaluation["metrics"]
+        assert evaluation["precision_recall"].startswith("![precision-recall curves](data:image/png;base64,")
+        report = json.loads(Path(evaluation["report"]).read_text())
+        assert set(report["models"]) == {"candidate", "base"} and report["gate"]["reference"] == "base"
+        assert len(report["test_labels"]) == report["test_pairs"] == evaluation["test_pairs"]
+        assert [row["band"] for row in report["models"]["candidate"]["band_report"]] == [
+            "auto_merge",
+            "review_high_priority",
+            "needs_review",
+        ]
+        active = metadata_of(first, "dedup_active_model")
+        assert active["action"] == "promoted" and active["active_version_id"] == candidate["model_version_id"]
+        v1 = registry.get(candidate["model_version_id"])
+        assert v1.state == "active" and v1.training_metrics["train_pairs"] == candidate["train_pairs"]
+        assert [e.to_state for e in registry.events(version_id=v1.id)] == [
+            "training",
+            "evaluating",
+            "staged",
+            "active",
+        ]
+
+        prediction = predict_merge(
+            "Vitamin D at 2,000 IU daily lowers fracture risk in adults over 65.",
+            "Taking 2,000 IU of vitamin D a day reduces fractures in people older than 65.",
+            registry=registry,
+        )
+        assert prediction.fallback_reason is None and prediction.model_version_id == v1.id
+        assert 0.0 <= prediction.probability <= 1.0
+
+        # 2. Second run: the active model is the reference; the new version replaces it.
+        second = run_chain(settings, instance, chain_run_config())
+        assert second.success
+        evaluation = metadata_of(second, "dedup_evaluation")
+        assert evaluation["active_version_id"] == v1.id
+        report = json.loads(Path(evaluation["report"]).read_text())
+        assert (
+            set(report["models"]) == {"candidate", "active", "base"}
+            and report["gate"]["reference"] == "active"
+        )
+        v2 = registry.active("dedup")
+        assert v2.id == evaluation["candidate_version_id"] != v1.id
+        assert registry.get(v1.id).state == "deprecated"
+
+        # 3. Third run: a gate nobody can pass refuses the candidate; the active version stays.
+        third = run_chain(settings, instance, chain_run_config(min_improvement=1.0))
+        assert not third.success
+        assert check_results(third)["promotion_gate"] is False
+        refused = registry.get(metadata_of(third, "dedup_evaluation")["candidate_version_id"])
+        assert (
+            refused.state == "failed"
+            and "promotion gate refused" in registry.events(version_id=refused.id)[-1].reason
+        )
+        assert not [
+            e for e in third.get_asset_materialization_events() if e.asset_key.path == ["dedup_active_model"]
+        ]
+        assert registry.active("dedup").id == v2.id
+
+
+def test_too_few_decisions_fail_the_training_set_with_a_clear_message(tmp_path):
+    settings = settings_for(tmp_path, FINETUNE_MIN_EXAMPLES="10")
+    FeedbackStore(open_database(settings.database_url)).add_decisions(
+        tiny_demo(6), kind="test", source="tiny"
+    )
+    with instance_for_test() as instance:
+        result = run_chain(settings, instance, chain_run_config())
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "dedup_training_set"
+    assert "at least 10 of each are needed (FINETUNE_MIN_EXAMPLES)" in failure.step_failure_data.error.message
+    assert ModelRegistry(open_database(settings.database_url)).versions() == []
+
+
+def test_chain_on_postgres_for_dagster_and_the_feedback_store(tmp_path, postgres_url):
+    settings = settings_for(tmp_path, database_url=postgres_url)
+    FeedbackStore(open_database(postgres_url)).add_decisions(tiny_demo(), kind="test", source="tiny demo")
+    overrides = {"storage": {"postgres": {"postgres_url": postgres_url}}}
+    with instance_for_test(overrides=overrides) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        result = run_chain(settings, instance, chain_run_config())
+        assert result.success
+        version_id = metadata_of(result, "dedup_active_model")["active_version_id"]
+        # The instance's records live in PostgreSQL: a second instance on the same database sees the run.
+    with instance_for_test(overrides=overrides) as again:
+        assert again.get_run_by_id(result.run_id).is_success
+        assert (
+            again.get_latest_materialization_event(__import__("dagster").AssetKey("dedup_active_model"))
+            is not None
+        )
+    assert ModelRegistry(open_database(postgres_url)).active("dedup").id == version_id
