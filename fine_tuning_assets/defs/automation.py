@@ -36,13 +36,25 @@ dedup_data_prep_job = define_asset_job(
 )
 
 
-def new_decisions_since_last_training_set(instance, store: FeedbackStore) -> tuple[int, str | None]:  # noqa: ANN001
-    """Decisions recorded after the latest training set's watermark, and the store's current watermark."""
+def retraining_request(
+    instance, store: FeedbackStore, *, threshold: int, trigger: str
+) -> RunRequest | SkipReason:  # noqa: ANN001
+    """A run of the whole chain when the decisions recorded since the latest training set's watermark reach
+    ``threshold``; otherwise the reason to skip. The run key is the store's watermark, so the same decisions
+    never trigger two runs."""
     previous = latest_materialization_metadata(instance, "dedup_training_set") or {}
     watermark = previous.get("recorded_through")
     count = store.count_decisions_recorded_after(datetime.fromisoformat(watermark) if watermark else None)
+    if count < threshold:
+        return SkipReason(
+            f"{count} new decisions since the last training set; retraining needs {threshold} "
+            "(FINETUNE_RETRAIN_MIN_NEW_DECISIONS)"
+        )
     latest = store.latest_recorded_at()
-    return count, latest.isoformat() if latest else None
+    return RunRequest(
+        run_key=f"{trigger}-{latest.isoformat() if latest else 'none'}",
+        tags={"fta/trigger": trigger, "fta/new_decisions": str(count)},
+    )
 
 
 def build_automation(*, schedule_mode: str, finetune_enabled: bool) -> tuple[list, list]:
@@ -75,13 +87,12 @@ def build_automation(*, schedule_mode: str, finetune_enabled: bool) -> tuple[lis
         feedback_store: FeedbackStoreResource,
         finetuning: FineTuningSettingsResource,
     ):
-        count, watermark = new_decisions_since_last_training_set(context.instance, feedback_store.get_store())
-        if count < finetuning.retrain_min_new_decisions:
-            return SkipReason(
-                f"{count} new decisions since the last training set; retraining needs "
-                f"{finetuning.retrain_min_new_decisions} (FINETUNE_RETRAIN_MIN_NEW_DECISIONS)"
-            )
-        return RunRequest(run_key=f"monthly-{watermark}", tags={"fta/trigger": "monthly_schedule"})
+        return retraining_request(
+            context.instance,
+            feedback_store.get_store(),
+            threshold=finetuning.retrain_min_new_decisions,
+            trigger="monthly_schedule",
+        )
 
     @sensor(
         name="dedup_new_decisions_sensor",
@@ -95,15 +106,11 @@ def build_automation(*, schedule_mode: str, finetune_enabled: bool) -> tuple[lis
         feedback_store: FeedbackStoreResource,
         finetuning: FineTuningSettingsResource,
     ):
-        count, watermark = new_decisions_since_last_training_set(context.instance, feedback_store.get_store())
-        if count < finetuning.retrain_min_new_decisions:
-            return SkipReason(
-                f"{count} new decisions since the last training set (threshold "
-                f"{finetuning.retrain_min_new_decisions})"
-            )
-        return RunRequest(
-            run_key=f"new-decisions-{watermark}",
-            tags={"fta/trigger": "new_decisions", "fta/new_decisions": str(count)},
+        return retraining_request(
+            context.instance,
+            feedback_store.get_store(),
+            threshold=finetuning.retrain_min_new_decisions,
+            trigger="new_decisions",
         )
 
     return [weekly_data_prep, monthly_retraining], [new_decisions_sensor]
