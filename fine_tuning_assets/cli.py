@@ -83,6 +83,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             reviewer=args.reviewer,
         )
     summary = _store(settings).add_decisions(batch, kind=f"import:{args.shape}", source=str(path.resolve()))
+    for note in batch.skipped:
+        print(f"skipped {note}")
     print(
         f"imported {path}: {summary.cluster_count} clusters ({summary.decided_cluster_count} decided), "
         f"{summary.insight_count} insights ({summary.new_insight_count} new); import batch {summary.batch_id}"

@@ -961,8 +961,9 @@ def parse_labelled_pairs(
     and ``decided_at``, which defaults to the file's modification time in UTC (a naive datetime is taken
     as UTC).
 
-    Row errors: an empty text, the same text on both sides (after normalisation), a missing label, a label
-    the rule cannot classify. Missing columns are one error. Bad arguments (including a bad rule) raise
+    Row errors: an empty text, a missing label, a label the rule cannot classify. A row whose two texts are
+    the same statement (after normalisation) is valid but holds no pair to learn from: it is left out and
+    listed in ``DecisionBatch.skipped``. Missing columns are one error. Bad arguments (including a bad rule) raise
     ValueError before the file is read; a bad file raises :class:`DecisionImportError` listing every
     problem.
     """
@@ -983,6 +984,7 @@ def parse_labelled_pairs(
     when = _utc(decided_at) if decided_at is not None else _file_time(path)
 
     errors: list[RowError] = []
+    skipped: list[str] = []
     insights: dict[str, Insight] = {}
     clusters: list[MergeCluster] = []
     for line, record in records:
@@ -995,9 +997,7 @@ def parse_labelled_pairs(
                 errors.append(RowError(line, f"{column} is empty"))
             else:
                 texts.append(_normalise(value))
-        if len(texts) == 2 and texts[0] == texts[1]:
-            errors.append(RowError(line, f"{text_a_column} and {text_b_column} are the same text"))
-            texts = []
+        identical = len(texts) == 2 and texts[0] == texts[1]
         label_value = record.get(label_column)
         label: str | None = None
         approved: bool | None = None
@@ -1010,6 +1010,12 @@ def parse_labelled_pairs(
             except (_Bad, ValueError) as exc:
                 errors.append(RowError(line, str(exc)))
         if len(texts) != 2 or label is None or approved is None:
+            continue
+        if identical:
+            # One statement cannot form a two-member cluster, and there is nothing to learn from it.
+            skipped.append(
+                f"{path}:{line}: {text_a_column} and {text_b_column} are the same text; not imported"
+            )
             continue
         member_ids = []
         for text in texts:
@@ -1028,7 +1034,7 @@ def parse_labelled_pairs(
         )
     if errors:
         raise DecisionImportError(path, errors)
-    return DecisionBatch(insights=tuple(insights.values()), clusters=tuple(clusters))
+    return DecisionBatch(insights=tuple(insights.values()), clusters=tuple(clusters), skipped=tuple(skipped))
 
 
 def _file_time(path: str | os.PathLike[str]) -> datetime:

@@ -67,7 +67,12 @@ class MergeCluster:
 
 @dataclass(frozen=True)
 class DecisionBatch:
-    """Insights and clusters that are written to the feedback store together (all or nothing)."""
+    """Insights and clusters that are written to the feedback store together (all or nothing).
+
+    ``skipped`` lists input rows that were valid but carry no decision to store, each as
+    ``"file:line: why"`` (e.g. a labelled pair whose two texts are the same statement).
+    """
 
     insights: tuple[Insight, ...]
     clusters: tuple[MergeCluster, ...]
+    skipped: tuple[str, ...] = ()

@@ -79,7 +79,7 @@ def test_a_malformed_import_is_rejected_with_line_numbers_and_writes_nothing(pro
     before = json.loads(fta(project, "counts", "--json").stdout)
     bad = project / "bad_pairs.csv"
     bad.write_text(
-        "text_a,text_b,label\nfine one,fine two,1\n,missing text,0\nsame,same,1\nok,also ok,maybe\n"
+        "text_a,text_b,label\nfine one,fine two,1\n,missing text,0\nleft only,,1\nok,also ok,maybe\n"
     )
     result = fta(project, "import", "pairs", str(bad), check=False)
     assert result.returncode == 1

@@ -503,10 +503,16 @@ def test_pair_row_errors(tmp_path):
     error = import_errors(parse_labelled_pairs, write(tmp_path, "p.csv", text), positive=">3")
     assert error.errors == [
         RowError(3, "text_a is empty"),
-        RowError(4, "text_a and text_b are the same text"),
         RowError(5, "the label (label) is missing"),
         RowError(6, "label 'high' is not a number"),
     ]
+
+
+def test_a_pair_of_identical_texts_is_skipped_and_listed(tmp_path):
+    path = write(tmp_path, "p.csv", "text_a,text_b,label\nA,B,5\nSame  text.,Same text.,5\nC,D,1\n")
+    batch = parse_labelled_pairs(path, positive=">3")
+    assert len(batch.clusters) == 2
+    assert batch.skipped == (f"{path}:3: text_a and text_b are the same text; not imported",)
 
 
 def test_labelled_pairs_from_jsonl(tmp_path):
