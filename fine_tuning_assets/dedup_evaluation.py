@@ -26,6 +26,7 @@ from fine_tuning_assets.evaluation import (
     DecisionBands,
     PlattScaling,
     band_report,
+    bootstrap_average_precision_difference,
     compute_pair_metrics,
     fit_best_threshold,
     learn_auto_merge_threshold,
@@ -54,13 +55,18 @@ class EvaluationConfig:
 
     Attributes:
         target_precision: auto-merge precision the learned threshold must reach, and the gate requires (0.99).
-        min_improvement: how much the candidate's average precision must beat the reference's by (0.01).
+        min_improvement: how much the candidate's average precision must beat the reference's by, at the
+            lower confidence bound of a paired bootstrap on the test split (0.01).
+        improvement_confidence: one-sided confidence of that bound (0.95).
+        bootstrap_resamples: resamples of the test split for the bound (1000).
         review_threshold: probability from which a pair is a high-priority review (0.85).
         min_auto_merged: validation pairs a learned auto-merge threshold must cover to be trusted (10).
     """
 
     target_precision: float = 0.99
     min_improvement: float = 0.01
+    improvement_confidence: float = 0.95
+    bootstrap_resamples: int = 1000
     review_threshold: float = 0.85
     min_auto_merged: int = 10
 
@@ -88,7 +94,7 @@ def learn_bands(labels: np.ndarray, probabilities: np.ndarray, *, config: Evalua
     return DecisionBands(auto_merge=auto_merge, review=min(config.review_threshold, auto_merge))
 
 
-def _model_report(
+def model_report(
     name: str,
     *,
     validation: tuple[np.ndarray, np.ndarray],
@@ -127,18 +133,35 @@ def fit_base_calibration(
 
 
 def promotion_gate(
-    candidate: dict[str, Any], reference: dict[str, Any], *, reference_role: str, config: EvaluationConfig
+    candidate: dict[str, Any],
+    reference: dict[str, Any],
+    *,
+    reference_role: str,
+    labels: Sequence[int],
+    candidate_probabilities: Sequence[float],
+    reference_probabilities: Sequence[float],
+    config: EvaluationConfig,
 ) -> dict[str, Any]:
-    """Pass when the candidate beats the reference's average precision by ``min_improvement`` on the test
-    split and its auto-merge band holds the target precision there (an empty band auto-merges nothing)."""
+    """Pass when, on the test split, the candidate beats the reference's average precision by
+    ``min_improvement`` even at the lower bound of a paired bootstrap (so a small or noisy test split cannot
+    promote a model that only looks better), and its auto-merge band holds the target precision (an empty
+    band auto-merges nothing)."""
     reasons: list[str] = []
+    bootstrap = bootstrap_average_precision_difference(
+        labels,
+        candidate_probabilities,
+        reference_probabilities,
+        resamples=config.bootstrap_resamples,
+        confidence=config.improvement_confidence,
+    )
     candidate_ap = candidate["metrics"][PRIMARY_METRIC] or 0.0
     reference_ap = reference["metrics"][PRIMARY_METRIC] or 0.0
-    improvement = candidate_ap - reference_ap
-    beats = improvement >= config.min_improvement
+    beats = bootstrap["lower"] >= config.min_improvement
     reasons.append(
         f"average precision {candidate_ap:.4f} vs {reference_role} {reference_ap:.4f}: "
-        f"{improvement:+.4f} ({'≥' if beats else '<'} required {config.min_improvement:+.4f})"
+        f"{bootstrap['difference']:+.4f}, at least {bootstrap['lower']:+.4f} with "
+        f"{config.improvement_confidence:.0%} confidence over {len(labels)} test pairs "
+        f"({'≥' if beats else '<'} required {config.min_improvement:+.4f})"
     )
     auto_precision = candidate["metrics"]["auto_merge_precision"]
     auto_count = next(r["count"] for r in candidate["band_report"] if r["band"] == AUTO_MERGE)
@@ -155,7 +178,9 @@ def promotion_gate(
         "passed": bool(beats and safe),
         "reference": reference_role,
         "primary_metric": PRIMARY_METRIC,
-        "improvement": round(improvement, 6),
+        "improvement": round(bootstrap["difference"], 6),
+        "improvement_lower_bound": round(bootstrap["lower"], 6),
+        "bootstrap": bootstrap,
         "reasons": reasons,
     }
 
@@ -186,7 +211,7 @@ def evaluate_dedup_models(
             continue
         val_p = scorer.predict_proba(_pairs(validation))
         test_p = scorer.predict_proba(_pairs(test))
-        models[role] = _model_report(
+        models[role] = model_report(
             scorer.name,
             validation=(val_labels, val_p),
             test=(test_labels, test_p),

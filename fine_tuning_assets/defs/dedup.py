@@ -313,8 +313,10 @@ def dedup_candidate_model(
 class EvaluationRunConfig(Config):
     target_precision: float = Field(0.99, description="Auto-merge precision the gate requires.")
     min_improvement: float = Field(
-        0.01, description="Average-precision margin over the active (or base) model."
+        0.01,
+        description="Average-precision margin over the active (or base) model, at the bootstrap lower bound.",
     )
+    improvement_confidence: float = Field(0.95, description="One-sided confidence of that lower bound.")
     review_threshold: float = Field(
         0.85, description="Probability from which a pair is a high-priority review."
     )
@@ -357,6 +359,7 @@ def dedup_evaluation(
         config=EvaluationConfig(
             target_precision=config.target_precision,
             min_improvement=config.min_improvement,
+            improvement_confidence=config.improvement_confidence,
             review_threshold=config.review_threshold,
             min_auto_merged=config.min_auto_merged,
         ),
@@ -388,6 +391,7 @@ def dedup_evaluation(
             "candidate_average_precision": candidate["average_precision"],
             "base_average_precision": models["base"]["metrics"]["average_precision"],
             "improvement_over_" + gate["reference"]: gate["improvement"],
+            "improvement_lower_bound": gate["improvement_lower_bound"],
             "metrics": MetadataValue.md(table),
             "candidate_bands": MetadataValue.md(band_report_markdown(models["candidate"]["band_report"])),
             "precision_recall": MetadataValue.md(png_markdown(plot, alt="precision-recall curves")),
@@ -401,6 +405,7 @@ def dedup_evaluation(
                 metadata={
                     "reference": gate["reference"],
                     "improvement": gate["improvement"],
+                    "improvement_lower_bound": gate["improvement_lower_bound"],
                     "reasons": MetadataValue.md("\n".join(f"- {r}" for r in gate["reasons"])),
                 },
             )
