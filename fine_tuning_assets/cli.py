@@ -201,14 +201,12 @@ def _print_run_summary(settings: Settings, result, *, seconds: float) -> int:  #
             error = event.step_failure_data.error
             print(f"\nstep {event.step_key} failed: {error.message.strip() if error else 'unknown error'}")
     registry = _registry(settings)
-    versions = [v for v in registry.versions("dedup") if v.evaluation]
-    evaluated = max(versions, key=lambda v: v.id) if versions else None
-    if evaluated is not None and any(
-        e.event_type == DagsterEventType.ASSET_MATERIALIZATION and e.asset_key.path == ["dedup_evaluation"]
-        for e in result.all_events
-        if e.is_step_materialization
-    ):
-        _print_evaluation(evaluated)
+    # The version this run evaluated, by the id its dedup_evaluation step recorded.
+    evaluated = None
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.path == ["dedup_evaluation"]:
+            evaluated = registry.get(int(event.materialization.metadata["candidate_version_id"].value))
+            _print_evaluation(evaluated)
     active = registry.active("dedup")
     print(
         f"\nactive dedup model: {active.label if active else 'none (decisions fall back to base similarity)'}"
@@ -219,9 +217,7 @@ def _print_run_summary(settings: Settings, result, *, seconds: float) -> int:  #
         "  then browse http://127.0.0.1:3000/asset-groups (group 'dedup') and the run above."
     )
     if not result.success:
-        gate_refused = (
-            evaluated is not None and evaluated.state == "failed" and evaluated.evaluation.get("gate")
-        )
+        gate_refused = evaluated is not None and not evaluated.evaluation["gate"]["passed"]
         return EXIT_GATE_REFUSED if gate_refused else EXIT_ERROR
     return EXIT_OK
 

@@ -20,27 +20,51 @@ The decided clusters come in four kinds (see :data:`DEMO_CLUSTER_KINDS`):
 4. ``unrelated_rejected``: statements of different families that merely share a keyword ("sleep",
    "blood pressure", ...), proposed by a crude similarity system and rejected.
 
-Like a real feedback store, the data holds a few deliberate *conflicting decisions*
+Like a real feedback store, each round holds a few deliberate *conflicting decisions*
 (kind ``conflicting_decision``): two insights that were approved together (both selected) are later put
 in a rejected cluster by another reviewer, or two that were rejected together are later approved with
 both selected. The later decision always has the later ``decided_at``. About ten ``pending`` clusters
 (no reviewer, no ``decided_at``, nothing selected) and a few insights that are in no cluster complete
-the batch.
+the round.
+
+**Rounds.** A batch is the union of ``rounds`` independent *review rounds* (default
+:data:`DEFAULT_ROUNDS` = 4). A round is what the single-round demo always was: every claim family's
+clusters, the unrelated proposals, the conflicts, the pending clusters and the unclustered insights,
+drawn from its own seed (:func:`round_seed`: ``seed`` for the first round, ``seed * 1000 + round``
+after it) and decided in its own equal share of the six-month window (one round covers the whole
+window; as the shorter window changes which decisions are old enough to be contradicted, the first
+of several rounds shares most, not all, of its statements with the one-round batch). Topics recur across rounds as they do in a real team's review queue over months: the same
+families, claims and near-misses come back in new wordings, which gives a pair model ~4x the
+decisions on the same topics (~2,000 insights, ~780 decided and 40 pending clusters by default; a
+cross-encoder learns little from one round's ~330 training pairs). ``rounds=1`` gives exactly the
+single-round batch of a seed (same ids, texts, dates).
+
+Statements are unique across the whole batch after normalisation (lower case, whitespace collapsed):
+a round never re-draws a statement an earlier round used, it tries another template or wording (the
+generator already does this within a round), so no text sits under two insight ids (which a
+group-aware split could put on both sides: leakage). Rounds share no insights, so clusters of
+different rounds are never linked.
 
 Clusters stay small and separate: an insight is in at most three clusters and every connected component
 (insights linked when they share a cluster) has at most twelve insights, so a group-aware
-train/validation/test split can put whole components in one split. Output depends only on ``seed``.
+train/validation/test split can put whole components in one split. Output depends only on ``seed`` and
+``rounds``. Ids are numbered over the whole batch, insights round by round and clusters with the decided
+ones in ``decided_at`` order, then the pending ones: ``ins-00001``/``clu-00001`` (four digits,
+``ins-0001``, for a single round).
 
 Example:
     >>> batch = generate_demo_decisions(seed=7)
-    >>> len(batch.insights) >= 400, sum(cluster.is_decided for cluster in batch.clusters) >= 150
+    >>> len(batch.insights) >= 1600, sum(cluster.is_decided for cluster in batch.clusters) >= 600
     (True, True)
     >>> batch.insights[0].id, batch.clusters[0].id
-    ('ins-0001', 'clu-0001')
+    ('ins-00001', 'clu-00001')
     >>> sorted(batch.insights[0].metadata)
     ['confidence', 'evidence_type', 'source']
     >>> batch == generate_demo_decisions(seed=7)
     True
+    >>> single = generate_demo_decisions(seed=7, rounds=1)
+    >>> len(single.insights) >= 400, single.insights[0].id
+    (True, 'ins-0001')
 """
 
 from __future__ import annotations
@@ -87,7 +111,10 @@ DECISION_WINDOW_END = datetime(2026, 11, 1, tzinfo=UTC)
 
 MAX_CLUSTERS_PER_INSIGHT = 3
 MAX_COMPONENT_SIZE = 12
+#: Pending clusters per round.
 PENDING_CLUSTER_COUNT = 10
+#: Review rounds in the default demo: enough recurring decisions for a cross-encoder to learn from.
+DEFAULT_ROUNDS = 4
 
 _REVIEWER_WEIGHTS = (0.32, 0.25, 0.2, 0.14, 0.09)
 _EVIDENCE_TYPE_WEIGHTS = (0.26, 0.2, 0.24, 0.08, 0.07, 0.15)
@@ -1295,6 +1322,16 @@ class _DraftCluster:
     reviewer: str | None
 
 
+@dataclass(frozen=True)
+class _RoundOutput:
+    """One review round, finished but not yet numbered: insights in output order, then clusters."""
+
+    statements: list[str]
+    metadata: list[dict[str, Any]]
+    #: Decided clusters in ``decided_at`` order, then the pending ones; members index ``statements``.
+    clusters: list[_DraftCluster]
+
+
 _SIMILARITY_BY_ROLE: dict[str, tuple[float, float]] = {
     "paraphrase": (0.87, 0.05),
     "near_miss": (0.82, 0.055),
@@ -1303,14 +1340,33 @@ _SIMILARITY_BY_ROLE: dict[str, tuple[float, float]] = {
 }
 
 
-class _DemoBuilder:
-    """Draws insights and clusters from the catalogue with one seeded random generator."""
+def _normalised(statement: str) -> str:
+    """The form in which two statements count as the same text (as the training-set leakage check)."""
+    return " ".join(statement.lower().split())
 
-    def __init__(self, seed: int) -> None:
+
+class _DemoBuilder:
+    """Draws one review round's insights and clusters from the catalogue with one seeded generator.
+
+    ``taken`` holds the normalised statements of earlier rounds (shared and extended by this builder): a
+    statement already in it is never drawn again, the builder tries another template or wording instead.
+    Decisions fall in ``[window_start, window_end)``.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        taken: set[str] | None = None,
+        window_start: datetime = DECISION_WINDOW_START,
+        window_end: datetime = DECISION_WINDOW_END,
+    ) -> None:
         self.rng = random.Random(seed)
         self.insights: list[_DraftInsight] = []
         self.clusters: list[_DraftCluster] = []
-        self._statements: set[str] = set()
+        self._statements: set[str] = taken if taken is not None else set()
+        self.window_start = window_start
+        self.window_end = window_end
 
     # -- insights ---------------------------------------------------------------------------------------
 
@@ -1325,9 +1381,10 @@ class _DemoBuilder:
         is_minimal_edit: bool = False,
     ) -> int | None:
         statement = render_statement(family, template_index, meaning, wording)
-        if statement in self._statements or (keyword is not None and keyword not in statement.lower()):
+        key = _normalised(statement)
+        if key in self._statements or (keyword is not None and keyword not in statement.lower()):
             return None
-        self._statements.add(statement)
+        self._statements.add(key)
         self.insights.append(
             _DraftInsight(statement, family, meaning, template_index, wording, is_minimal_edit)
         )
@@ -1420,8 +1477,8 @@ class _DemoBuilder:
         return self.similarity("minimal_edit" if self.insights[index].is_minimal_edit else "near_miss")
 
     def decision_time(self, *, after: datetime | None = None) -> datetime:
-        start = after or DECISION_WINDOW_START
-        span = (DECISION_WINDOW_END - start).total_seconds()
+        start = after or self.window_start
+        span = (self.window_end - start).total_seconds()
         low = 0.25 if after else 0.0
         high = 0.9 if after else 1.0
         return start + timedelta(seconds=math.floor(span * self.rng.uniform(low, high)))
@@ -1566,7 +1623,7 @@ class _DemoBuilder:
 
     def add_conflicts(self, count: int) -> None:
         """Later decisions contradicting earlier ones on the same pair of insights."""
-        latest_original = DECISION_WINDOW_END - timedelta(days=20)
+        latest_original = self.window_end - timedelta(days=20)
 
         def pairs_of(kind: DemoClusterKind, *, selected: bool) -> list[tuple[_DraftCluster, int, int]]:
             found = []
@@ -1641,39 +1698,73 @@ class _DemoBuilder:
             "source": _source(self.rng, evidence_type),
         }
 
-    def finish(self) -> tuple[DecisionBatch, dict[str, DemoClusterKind]]:
+    def finish(self) -> _RoundOutput:
+        """The round's insights in a shuffled order with their metadata, and its clusters in output order."""
         order = list(range(len(self.insights)))
         self.rng.shuffle(order)
-        insight_ids = {draft: f"ins-{number:04d}" for number, draft in enumerate(order, start=1)}
-        insights = tuple(
-            Insight(insight_ids[draft], self.insights[draft].statement, self.metadata()) for draft in order
-        )
+        position = {draft: number for number, draft in enumerate(order)}
+        statements = [self.insights[draft].statement for draft in order]
+        metadata = [self.metadata() for _ in order]
         decided = sorted(
             (c for c in self.clusters if c.status != "pending"),
-            key=lambda cluster: cluster.decided_at or DECISION_WINDOW_START,
+            key=lambda cluster: cluster.decided_at or self.window_start,
         )
         pending = [c for c in self.clusters if c.status == "pending"]
-        clusters: list[MergeCluster] = []
-        kinds: dict[str, DemoClusterKind] = {}
-        for number, draft_cluster in enumerate([*decided, *pending], start=1):
-            cluster_id = f"clu-{number:04d}"
-            ranked = sorted(draft_cluster.members, key=lambda member: -member[1])
-            members = tuple(
-                ClusterMember(insight_ids[i], similarity, chosen) for i, similarity, chosen in ranked
+        clusters = [
+            _DraftCluster(
+                c.kind,
+                c.status,
+                [(position[i], similarity, chosen) for i, similarity, chosen in c.members],
+                c.decided_at,
+                c.reviewer,
             )
-            clusters.append(
-                MergeCluster(
-                    cluster_id,
-                    draft_cluster.status,
-                    draft_cluster.reviewer,
-                    draft_cluster.decided_at,
-                    members,
-                )
+            for c in [*decided, *pending]
+        ]
+        return _RoundOutput(statements, metadata, clusters)
+
+
+def _assemble(rounds: Sequence[_RoundOutput]) -> tuple[DecisionBatch, dict[str, DemoClusterKind]]:
+    """Number the rounds' insights and clusters globally: insights round by round, decided clusters of
+    all rounds in ``decided_at`` order (ties keep round order), then every round's pending clusters.
+
+    Ids have four digits for a single round (as the one-round demo always had) and at least five for
+    several, so they sort as text.
+    """
+    total = max(sum(len(r.statements) for r in rounds), sum(len(r.clusters) for r in rounds))
+    digits = 4 if len(rounds) == 1 else max(5, len(str(total)))
+    insights: list[Insight] = []
+    drafts: list[tuple[_DraftCluster, list[str]]] = []
+    for output in rounds:
+        ids = [f"ins-{len(insights) + number:0{digits}d}" for number in range(1, len(output.statements) + 1)]
+        insights.extend(
+            Insight(insight_id, statement, metadata)
+            for insight_id, statement, metadata in zip(ids, output.statements, output.metadata, strict=True)
+        )
+        drafts.extend((cluster, ids) for cluster in output.clusters)
+    decided = sorted(
+        (draft for draft in drafts if draft[0].status != "pending"),
+        key=lambda draft: draft[0].decided_at or DECISION_WINDOW_START,
+    )
+    pending = [draft for draft in drafts if draft[0].status == "pending"]
+    clusters: list[MergeCluster] = []
+    kinds: dict[str, DemoClusterKind] = {}
+    for number, (draft_cluster, ids) in enumerate([*decided, *pending], start=1):
+        cluster_id = f"clu-{number:0{digits}d}"
+        ranked = sorted(draft_cluster.members, key=lambda member: -member[1])
+        members = tuple(ClusterMember(ids[i], similarity, chosen) for i, similarity, chosen in ranked)
+        clusters.append(
+            MergeCluster(
+                cluster_id,
+                draft_cluster.status,
+                draft_cluster.reviewer,
+                draft_cluster.decided_at,
+                members,
             )
-            kinds[cluster_id] = draft_cluster.kind
-        batch = DecisionBatch(insights=insights, clusters=tuple(clusters))
-        _check_invariants(batch)
-        return batch, kinds
+        )
+        kinds[cluster_id] = draft_cluster.kind
+    batch = DecisionBatch(insights=tuple(insights), clusters=tuple(clusters))
+    _check_invariants(batch)
+    return batch, kinds
 
 
 _CONFIDENCE_RANGE: dict[str, tuple[float, float]] = {
@@ -1745,11 +1836,27 @@ def _check_invariants(batch: DecisionBatch) -> None:
         raise RuntimeError("an insight is in more demo clusters than allowed; check the generator")
     if len(connected_components(batch.clusters)[0]) > MAX_COMPONENT_SIZE:
         raise RuntimeError("a connected component of demo clusters is too large; check the generator")
+    if len({_normalised(insight.statement) for insight in batch.insights}) != len(batch.insights):
+        raise RuntimeError("two demo insights have the same statement; check the generator")
 
 
-def generate_demo_decisions_with_kinds(*, seed: int = 7) -> tuple[DecisionBatch, dict[str, DemoClusterKind]]:
-    """Like :func:`generate_demo_decisions`, plus each cluster id's kind (see :data:`DEMO_CLUSTER_KINDS`)."""
-    builder = _DemoBuilder(seed)
+def round_seed(seed: int, round_number: int) -> int:
+    """The seed of review round ``round_number`` (from 0): ``seed`` itself for the first round, so one
+    round is exactly the single-round demo, then ``seed * 1000 + round_number``."""
+    return seed if round_number == 0 else seed * 1000 + round_number
+
+
+def _round_window(round_number: int, rounds: int) -> tuple[datetime, datetime]:
+    """Round ``round_number``'s equal share of the decision window (the whole window for one round)."""
+    span = int((DECISION_WINDOW_END - DECISION_WINDOW_START).total_seconds())
+    return (
+        DECISION_WINDOW_START + timedelta(seconds=span * round_number // rounds),
+        DECISION_WINDOW_START + timedelta(seconds=span * (round_number + 1) // rounds),
+    )
+
+
+def _generate_round(seed: int, *, taken: set[str], window: tuple[datetime, datetime]) -> _RoundOutput:
+    builder = _DemoBuilder(seed, taken=taken, window_start=window[0], window_end=window[1])
     families = list(CLAIM_FAMILIES)
     with_second_claim = set(builder.rng.sample(range(len(families)), round(0.55 * len(families))))
     with_extra_near_miss = set(builder.rng.sample(range(len(families)), round(0.3 * len(families))))
@@ -1766,12 +1873,27 @@ def generate_demo_decisions_with_kinds(*, seed: int = 7) -> tuple[DecisionBatch,
     return builder.finish()
 
 
-def generate_demo_decisions(*, seed: int = 7) -> DecisionBatch:
-    """Demo insights and reviewer decisions on proposed merges; the same ``seed`` gives the same batch.
+def generate_demo_decisions_with_kinds(
+    *, seed: int = 7, rounds: int = DEFAULT_ROUNDS
+) -> tuple[DecisionBatch, dict[str, DemoClusterKind]]:
+    """Like :func:`generate_demo_decisions`, plus each cluster id's kind (see :data:`DEMO_CLUSTER_KINDS`)."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    taken: set[str] = set()
+    outputs = [
+        _generate_round(round_seed(seed, number), taken=taken, window=_round_window(number, rounds))
+        for number in range(rounds)
+    ]
+    return _assemble(outputs)
 
-    Insights are ``ins-0001``...; clusters ``clu-0001``... with decided clusters in ``decided_at`` order
-    followed by the pending ones. See the module docstring for the kinds of clusters, the conflicting
-    decisions and the size limits.
+
+def generate_demo_decisions(*, seed: int = 7, rounds: int = DEFAULT_ROUNDS) -> DecisionBatch:
+    """Demo insights and reviewer decisions on proposed merges; the same ``seed`` and ``rounds`` give the
+    same batch, and ``rounds=1`` gives the single-round demo.
+
+    Insights are ``ins-00001``... (``ins-0001``... for one round), round by round; clusters ``clu-00001``...
+    with the decided clusters of all rounds in ``decided_at`` order followed by the pending ones. See the
+    module docstring for the rounds, the kinds of clusters, the conflicting decisions and the size limits.
     """
-    batch, _ = generate_demo_decisions_with_kinds(seed=seed)
+    batch, _ = generate_demo_decisions_with_kinds(seed=seed, rounds=rounds)
     return batch

@@ -1,9 +1,9 @@
 """Build a versioned training set from a feedback snapshot: labelled pairs, a group-aware split, exports.
 
-The split is group-aware: insights linked by any labelled pair form a group (connected component), and a
-whole group goes to one of train / validation / test, so no insight appears on two sides. Sampled
-low-similarity pairs (easy negatives no human judged) are added to the training split only: validation and
-test hold human decisions alone.
+The split is group-aware: insights linked by any labelled pair, or sharing a statement up to case and white
+space, form a group (connected component), and a whole group goes to one of train / validation / test, so
+no insight, and no statement, appears on two sides. Sampled low-similarity pairs (easy negatives no human
+judged) are added to the training split only: validation and test hold human decisions alone.
 
 Example:
     >>> from fine_tuning_assets.demo_decisions import generate_demo_decisions
@@ -118,7 +118,13 @@ class TrainingSet:
         }
 
 
+def normalised_statement(text: str) -> str:
+    """The form in which two statements count as the same text (case and white space folded)."""
+    return " ".join(text.lower().split())
+
+
 def _components(examples: Sequence[PairExample]) -> list[list[str]]:
+    """Groups of insights linked by a labelled pair or by the same normalised statement."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -128,10 +134,16 @@ def _components(examples: Sequence[PairExample]) -> list[list[str]]:
             x = parent[x]
         return x
 
-    for e in examples:
-        ra, rb = find(e.insight_a_id), find(e.insight_b_id)
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
+
+    first_with_text: dict[str, str] = {}
+    for e in examples:
+        union(e.insight_a_id, e.insight_b_id)
+        for insight_id, text in ((e.insight_a_id, e.text_a), (e.insight_b_id, e.text_b)):
+            union(insight_id, first_with_text.setdefault(normalised_statement(text), insight_id))
     groups: dict[str, list[str]] = defaultdict(list)
     for node in sorted(parent):
         groups[find(node)].append(node)
@@ -182,7 +194,7 @@ def find_leakage(examples: Sequence[PairExample]) -> list[str]:
     for e in examples:
         for insight_id, text in ((e.insight_a_id, e.text_a), (e.insight_b_id, e.text_b)):
             splits_of_insight[insight_id].add(e.split)
-            splits_of_text[" ".join(text.lower().split())].add(e.split)
+            splits_of_text[normalised_statement(text)].add(e.split)
     for insight_id, splits in sorted(splits_of_insight.items()):
         if len(splits) > 1:
             problems.append(f"insight {insight_id} is in {', '.join(sorted(splits))}")

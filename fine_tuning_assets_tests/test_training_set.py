@@ -148,3 +148,19 @@ def test_openai_record_user_message_layout():
     assert user[1] == f"Insight 2: {example.text_b}"
     assert user[2] == "Similarity Score: 0.900"
     assert user[3].startswith("Metadata: {")
+
+
+def test_statements_equal_up_to_case_share_a_split_even_under_different_ids():
+    batch = groups(40)
+    twins = DecisionBatch(
+        insights=(
+            *batch.insights,
+            insight("twin-a", "GROUP 0 STATEMENT 0"),
+            insight("twin-b", "an unrelated claim"),
+        ),
+        clusters=(*batch.clusters, cluster("twin", "rejected", [("itwin-a", False), ("itwin-b", False)])),
+    )
+    ts = build(twins)
+    split_of = {i: e.split for e in ts.examples for i in e.key}
+    assert split_of["itwin-a"] == split_of["i0-0"]
+    assert find_leakage(ts.examples) == []
