@@ -182,7 +182,11 @@ def train_cross_encoder(
             say(
                 f"step {state.global_step}/{state.max_steps} (epoch {state.epoch:.2f}): validation loss "
                 f"{loss:.4f}{' (best so far)' if improved else f' (best {self.best_loss:.4f} at step {self.best_step})'}"
-                + (" — stopping early" if control.should_training_stop and not improved else "")
+                + (
+                    " — stopping early"
+                    if control.should_training_stop and not improved and state.global_step < state.max_steps
+                    else ""
+                )
             )
 
     keep_best = KeepBestAndStopEarly(config.early_stopping_patience)

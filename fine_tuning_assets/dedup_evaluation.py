@@ -222,7 +222,13 @@ def evaluate_dedup_models(
     models["base"]["calibration"] = calibrated_base.calibration.to_dict()
     reference_role = "active" if "active" in models else "base"
     gate = promotion_gate(
-        models["candidate"], models[reference_role], reference_role=reference_role, config=config
+        models["candidate"],
+        models[reference_role],
+        reference_role=reference_role,
+        labels=test_labels,
+        candidate_probabilities=probabilities["candidate"],
+        reference_probabilities=probabilities[reference_role],
+        config=config,
     )
     return {
         "dataset_version": training_set.version,
