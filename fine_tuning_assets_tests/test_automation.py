@@ -29,11 +29,13 @@ def test_the_sensor_requests_retraining_only_past_the_threshold(tmp_path):
     store = FeedbackStore(open_database(settings.database_url))
     with instance_for_test() as instance:
         store.add_decisions(tiny_demo(10), kind="test", source="tiny")
-        skipped = sensor(build_sensor_context(instance=instance, resources=resources(definitions)))
+        with build_sensor_context(instance=instance, resources=resources(definitions)) as context:
+            skipped = sensor(context)
         assert isinstance(skipped, SkipReason) and "10 new decisions" in skipped.skip_message
         more = tiny_demo(40)
         store.add_decisions(replace(more, clusters=more.clusters[10:]), kind="test", source="more")
-        request = sensor(build_sensor_context(instance=instance, resources=resources(definitions)))
+        with build_sensor_context(instance=instance, resources=resources(definitions)) as context:
+            request = sensor(context)
         assert isinstance(request, RunRequest) and request.tags["fta/new_decisions"] == "40"
         assert request.run_key.startswith("new_decisions-")
 
@@ -46,7 +48,8 @@ def test_monthly_schedule_skips_without_enough_new_decisions(tmp_path):
     )
     schedule = definitions.resolve_schedule_def("monthly_dedup_retraining")
     with instance_for_test() as instance:
-        result = schedule(build_schedule_context(instance=instance, resources=resources(definitions)))
+        with build_schedule_context(instance=instance, resources=resources(definitions)) as context:
+            result = schedule(context)
     assert isinstance(result, SkipReason) and "retraining needs 1000" in result.skip_message
 
 
@@ -57,9 +60,8 @@ def test_monthly_schedule_skips_without_enough_new_decisions(tmp_path):
 def test_finetune_schedule_switches_the_schedules(tmp_path, mode, weekly, monthly):
     definitions = build_definitions(settings_for(tmp_path, FINETUNE_SCHEDULE=mode))
     running = DefaultScheduleStatus.RUNNING
-    with instance_for_test():  # resolving Definitions reads state through the current instance
-        data_prep = definitions.resolve_schedule_def("weekly_dedup_data_prep")
-        retraining = definitions.resolve_schedule_def("monthly_dedup_retraining")
+    data_prep = definitions.resolve_schedule_def("weekly_dedup_data_prep")
+    retraining = definitions.resolve_schedule_def("monthly_dedup_retraining")
     assert (data_prep.default_status == running) is weekly
     assert (retraining.default_status == running) is monthly
     assert (data_prep.cron_schedule, retraining.cron_schedule) == ("0 2 * * 0", "0 2 1 * *")
@@ -67,8 +69,7 @@ def test_finetune_schedule_switches_the_schedules(tmp_path, mode, weekly, monthl
 
 def test_finetune_enabled_false_stops_all_automation(tmp_path):
     definitions = build_definitions(settings_for(tmp_path, FINETUNE_ENABLED="false"))
-    with instance_for_test():
-        retraining = definitions.resolve_schedule_def("monthly_dedup_retraining")
-        sensor = definitions.resolve_sensor_def("dedup_new_decisions_sensor")
+    retraining = definitions.resolve_schedule_def("monthly_dedup_retraining")
+    sensor = definitions.resolve_sensor_def("dedup_new_decisions_sensor")
     assert retraining.default_status == DefaultScheduleStatus.STOPPED
     assert sensor.default_status.value == "STOPPED"
