@@ -119,14 +119,9 @@ def cmd_counts(args: argparse.Namespace) -> int:
 # -- export ----------------------------------------------------------------------------------------------
 def cmd_export_training_data(args: argparse.Namespace) -> int:
     from fine_tuning_assets.artifacts import ArtifactStore
-    from fine_tuning_assets.pair_scoring import BaseCosineScorer
+    from fine_tuning_assets.dedup_lifecycle import build_dedup_training_set
     from fine_tuning_assets.training_exports import export_counts, write_export
-    from fine_tuning_assets.training_set import (
-        TrainingSetConfig,
-        TrainingSetError,
-        build_training_set,
-        load_training_set,
-    )
+    from fine_tuning_assets.training_set import TrainingSetConfig, TrainingSetError, load_training_set
 
     settings = _settings()
     if args.dataset_version:
@@ -135,13 +130,12 @@ def cmd_export_training_data(args: argparse.Namespace) -> int:
     else:
         store = _store(settings)
         watermark = store.latest_recorded_at()
-        base = BaseCosineScorer(settings.base_model)
         try:
-            training_set = build_training_set(
-                store.snapshot(recorded_through=watermark).decisions,
+            training_set = build_dedup_training_set(
+                store,
                 recorded_through=watermark,
                 config=TrainingSetConfig(min_examples_per_class=settings.min_examples_per_class),
-                similarity_fn=lambda a, b: base.similarities(list(zip(a, b, strict=True))),
+                base_model=settings.base_model,
             )
         except TrainingSetError as error:
             raise CliError(str(error)) from error

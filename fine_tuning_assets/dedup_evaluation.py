@@ -192,11 +192,22 @@ def evaluate_dedup_models(
     active: PairScorer | None,
     base: BaseCosineScorer,
     config: EvaluationConfig,
+    seen_by_active: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The evaluation report (JSON-serialisable): per-model metrics and bands on the test split, the gate,
-    and the test labels and probabilities (for plots)."""
+    and the test labels and probabilities (for plots).
+
+    ``seen_by_active`` holds the insights the active model trained or was tuned on; test pairs touching them
+    are left out for every model, so the comparison is on decisions none of them has seen.
+    """
     validation = training_set.split("validation")
-    test = training_set.split("test")
+    all_test = training_set.split("test")
+    test = [e for e in all_test if not (set(e.key) & seen_by_active)]
+    if {e.label for e in test} != {0, 1}:
+        raise ValueError(
+            f"after leaving out {len(all_test) - len(test)} of {len(all_test)} test pairs the active model "
+            "has seen, the test split no longer holds both merges and keep-separate decisions"
+        )
     val_labels, test_labels = _labels(validation), _labels(test)
     calibrated_base, base_threshold = fit_base_calibration(base, [*training_set.split("train"), *validation])
 
@@ -233,6 +244,7 @@ def evaluate_dedup_models(
     return {
         "dataset_version": training_set.version,
         "test_pairs": len(test),
+        "test_pairs_seen_by_active_left_out": len(all_test) - len(test),
         "test_merge_pairs": int(test_labels.sum()),
         "validation_pairs": len(validation),
         "config": asdict(config),

@@ -7,9 +7,13 @@ registry's audit trail. Dagster assets and the CLI both call these; nothing here
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fine_tuning_assets.artifacts import ArtifactStore, write_json_atomic
 from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL, ModelLoadError
@@ -19,13 +23,43 @@ from fine_tuning_assets.cross_encoder_training import (
     train_cross_encoder,
 )
 from fine_tuning_assets.dedup_evaluation import EvaluationConfig, evaluate_dedup_models
+from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.pair_scoring import BaseCosineScorer, CrossEncoderScorer
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
-from fine_tuning_assets.training_set import TrainingSet, load_training_set
+from fine_tuning_assets.training_set import (
+    TrainingSet,
+    TrainingSetConfig,
+    build_training_set,
+    load_training_set,
+)
 
 TASK = "dedup"
 MODEL_KIND = "cross-encoder"
 EVALUATION_FILE = "evaluation.json"
+
+
+def build_dedup_training_set(
+    store: FeedbackStore,
+    *,
+    recorded_through: datetime | None,
+    config: TrainingSetConfig,
+    base_model: str | None,
+) -> TrainingSet:
+    """The training set of the decisions recorded up to ``recorded_through``; the base model (for sampling
+    low-similarity negatives) is loaded only when sampling is on."""
+    scorer: list[BaseCosineScorer] = []
+
+    def similarity(texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
+        if not scorer:
+            scorer.append(BaseCosineScorer(base_model))
+        return scorer[0].similarities(list(zip(texts_a, texts_b, strict=True)))
+
+    return build_training_set(
+        store.snapshot(recorded_through=recorded_through).decisions,
+        recorded_through=recorded_through,
+        config=config,
+        similarity_fn=similarity,
+    )
 
 
 def train_dedup_candidate(
@@ -114,24 +148,40 @@ def evaluate_dedup_candidate(
     version = registry.get(version_id)
     if version.state != "evaluating":
         raise ValueError(f"{version.label} is {version.state}; only a version in 'evaluating' is evaluated")
-    training_set = load_training_set(artifacts, version.dataset_version)
-    candidate = CrossEncoderScorer(version.artifact_path, name=f"candidate v{version.version}")
     active_version = registry.active(TASK)
-    active_scorer = None
-    active_error = None
-    if active_version is not None:
-        try:
-            active_scorer = CrossEncoderScorer(
-                active_version.artifact_path, name=f"active v{active_version.version}"
-            )
-        except ModelLoadError as error:
-            # Serving falls back to the base model when the active one cannot load, so the base is then the
-            # model to beat; the report says so.
-            active_error = str(error)
-    base = BaseCosineScorer(None if version.base_model == BUNDLED_BASE_MODEL else version.base_model)
-    report = evaluate_dedup_models(
-        training_set, candidate=candidate, active=active_scorer, base=base, config=config
-    )
+    try:
+        training_set = load_training_set(artifacts, version.dataset_version)
+        candidate = CrossEncoderScorer(version.artifact_path, name=f"candidate v{version.version}")
+        active_scorer = None
+        active_error = None
+        seen_by_active: frozenset[str] = frozenset()
+        if active_version is not None:
+            try:
+                active_scorer = CrossEncoderScorer(
+                    active_version.artifact_path, name=f"active v{active_version.version}"
+                )
+            except ModelLoadError as error:
+                # Serving falls back to the base model when the active one cannot load, so the base is then
+                # the model to beat; the report says so.
+                active_error = str(error)
+            else:
+                # Compare on decisions the active model neither trained nor was tuned on.
+                seen = load_training_set(artifacts, active_version.dataset_version)
+                seen_by_active = frozenset(
+                    i for split in ("train", "validation") for e in seen.split(split) for i in e.key
+                )
+        base = BaseCosineScorer(None if version.base_model == BUNDLED_BASE_MODEL else version.base_model)
+        report = evaluate_dedup_models(
+            training_set,
+            candidate=candidate,
+            active=active_scorer,
+            base=base,
+            config=config,
+            seen_by_active=seen_by_active,
+        )
+    except Exception as error:
+        registry.transition(version.id, "failed", actor=actor, reason=f"evaluation failed: {error!r}"[:2000])
+        raise
     report["candidate_version_id"] = version.id
     report["active_version_id"] = active_version.id if active_version else None
     report["active_load_error"] = active_error

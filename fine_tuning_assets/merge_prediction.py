@@ -33,10 +33,6 @@ class MergePrediction:
     bands: DecisionBands
     fallback_reason: str | None = None
 
-    @property
-    def is_fallback(self) -> bool:
-        return self.fallback_reason is not None
-
 
 def predict_merge(
     text_a: str, text_b: str, *, registry: ModelRegistry, base_model: str | None = None

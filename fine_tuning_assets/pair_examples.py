@@ -32,13 +32,6 @@ from typing import Any
 
 from fine_tuning_assets.decisions import Insight, MergeCluster
 
-ORIGINS: tuple[str, ...] = (
-    "approved_selected",
-    "approved_deselected",
-    "rejected_cluster",
-    "low_similarity_sample",
-)
-
 
 @dataclass(frozen=True)
 class PairExample:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fine_tuning_assets.artifacts import ArtifactError, verify
+from fine_tuning_assets.artifacts import verify
 from fine_tuning_assets.base_model import (
     BUNDLED_BASE_MODEL,
     ModelLoadError,
@@ -48,7 +48,7 @@ class CrossEncoderScorer:
         try:
             self.manifest = verify(self.directory)
             self.model = CrossEncoder(str(self.directory), device="cpu")
-        except (ArtifactError, OSError, ValueError) as error:
+        except Exception as error:  # missing or corrupt files raise many kinds; all mean "cannot load"
             raise ModelLoadError(f"cannot load {name} from {self.directory}: {error}") from error
 
     def predict_proba(self, pairs: Pairs) -> np.ndarray:
@@ -67,7 +67,7 @@ class BaseCosineScorer:
     """The base bi-encoder's cosine similarity, mapped to a probability by Platt scaling when fitted.
 
     Without a calibration the "probability" is the cosine clipped to [0, 1]: a similarity, not a calibrated
-    probability; :attr:`calibrated` says which.
+    probability.
     """
 
     def __init__(self, base_model: str | None, *, calibration: PlattScaling | None = None) -> None:
@@ -75,10 +75,6 @@ class BaseCosineScorer:
         self.name = f"base {self.base_model} cosine"
         self.model = load_sentence_transformer(resolve_base_model(base_model))
         self.calibration = calibration
-
-    @property
-    def calibrated(self) -> bool:
-        return self.calibration is not None
 
     def similarities(self, pairs: Pairs) -> np.ndarray:
         return cosine_similarities(self.model, [a for a, _ in pairs], [b for _, b in pairs])

@@ -234,7 +234,7 @@ class ModelRegistry:
         return self._activate(
             target_id,
             expected_active_id=active.id,
-            allowed_from=("deprecated", "staged"),
+            allowed_from=("deprecated",),
             replaced_state="failed",
             event="rollback",
             actor=actor,

@@ -153,36 +153,29 @@ def _components(examples: Sequence[PairExample]) -> list[list[str]]:
 def assign_group_splits(
     examples: Sequence[PairExample], *, validation_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, str]:
-    """Map each insight to a split so that linked insights share one, balancing both classes per split.
+    """Map each insight to a split so that linked insights share one, and each group keeps its split.
 
-    Groups are visited in a seeded random order, each going to the split whose merge and keep-separate
-    counts are furthest below their targets.
+    A group's split follows from a hash of its first normalised statement (and ``seed``), not from the
+    other groups, so later decisions do not move earlier groups: a retrained model is evaluated on test
+    decisions the model it replaces never trained on (unless new decisions join two groups).
     """
-    components = _components(examples)
-    if not components:
-        return {}
-    component_of = {node: i for i, nodes in enumerate(components) for node in nodes}
-    counts = np.zeros((len(components), 2))
+    texts: dict[str, str] = {}
     for e in examples:
-        counts[component_of[e.insight_a_id], e.label] += 1
-    totals = counts.sum(axis=0)
-    fractions = {
-        "train": 1 - validation_fraction - test_fraction,
-        "validation": validation_fraction,
-        "test": test_fraction,
-    }
-    targets = {name: np.maximum(totals * share, 1e-9) for name, share in fractions.items()}
-    filled = {name: np.zeros(2) for name in SPLITS}
-    order = list(range(len(components)))
-    random.Random(seed).shuffle(order)
-    # Large groups first (within the seeded order), so the small ones can even out the fill.
-    order.sort(key=lambda i: -counts[i].sum())
+        texts[e.insight_a_id] = normalised_statement(e.text_a)
+        texts[e.insight_b_id] = normalised_statement(e.text_b)
     split_of: dict[str, str] = {}
-    for index in order:
-        best = min(SPLITS, key=lambda name: float(np.max((filled[name] + counts[index]) / targets[name])))
-        filled[best] += counts[index]
-        for node in components[index]:
-            split_of[node] = best
+    for nodes in _components(examples):
+        key = min(texts[node] for node in nodes)
+        draw = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16**13
+        split = (
+            "test"
+            if draw < test_fraction
+            else "validation"
+            if draw < test_fraction + validation_fraction
+            else "train"
+        )
+        for node in nodes:
+            split_of[node] = split
     return split_of
 
 
@@ -260,6 +253,25 @@ def sample_low_similarity_negatives(
     return sampled
 
 
+def class_shortfalls(examples: Sequence[PairExample], *, min_examples_per_class: int) -> list[str]:
+    """Why human-labelled ``examples`` cannot train and evaluate a model: fewer than
+    ``min_examples_per_class`` merge or keep-separate pairs, or a split without both (when split)."""
+    human = [e for e in examples if e.origin != "low_similarity_sample"]
+    positives = sum(e.label for e in human)
+    problems = []
+    if min(positives, len(human) - positives) < min_examples_per_class:
+        problems.append(
+            f"{positives} merge and {len(human) - positives} keep-separate pairs; at least "
+            f"{min_examples_per_class} of each are needed (FINETUNE_MIN_EXAMPLES)"
+        )
+    for name in SPLITS:
+        labels = {e.label for e in human if e.split == name}
+        if any(e.split for e in human) and labels != {0, 1}:
+            missing = "merge" if 1 not in labels else "keep-separate"
+            problems.append(f"the {name} split has no {missing} pairs")
+    return problems
+
+
 def _content_hash(examples: Sequence[PairExample]) -> str:
     digest = hashlib.sha256()
     for e in examples:
@@ -278,13 +290,11 @@ def build_training_set(
     """Labelled, split training data from decided clusters; raises :class:`TrainingSetError` when too small."""
     insights = {i.id: i for i in decisions.insights}
     examples, conflicts = pair_examples_from_clusters(decisions.clusters, insights)
-    positives = sum(e.label for e in examples)
-    negatives = len(examples) - positives
-    if min(positives, negatives) < config.min_examples_per_class:
+    too_few = class_shortfalls(examples, min_examples_per_class=config.min_examples_per_class)
+    if too_few:
         raise TrainingSetError(
-            f"not enough decisions to train: {positives} merge and {negatives} keep-separate pairs from "
-            f"{sum(c.is_decided for c in decisions.clusters)} decided clusters; at least "
-            f"{config.min_examples_per_class} of each are needed (FINETUNE_MIN_EXAMPLES)"
+            f"not enough decisions to train: {too_few[0]} "
+            f"(from {sum(c.is_decided for c in decisions.clusters)} decided clusters)"
         )
     split_of = assign_group_splits(
         examples,
@@ -293,15 +303,13 @@ def build_training_set(
         seed=config.seed,
     )
     examples = with_split(examples, split_of)
-    for name in SPLITS:
-        labels = {e.label for e in examples if e.split == name}
-        if labels != {0, 1}:
-            missing = "merge" if 1 not in labels else "keep-separate"
-            raise TrainingSetError(
-                f"the {name} split has no {missing} pairs: the decisions form too few independent groups "
-                f"to split ({len(set(split_of.values()))} splits filled from {positives + negatives} pairs); "
-                "record more decisions"
-            )
+    unsplittable = class_shortfalls(examples, min_examples_per_class=config.min_examples_per_class)
+    if unsplittable:
+        raise TrainingSetError(
+            f"{'; '.join(unsplittable)}: the decisions form too few independent groups "
+            f"({len(_components(examples))} groups) "
+            "to split; record more decisions"
+        )
     train = [e for e in examples if e.split == "train"]
     requested = round(len(train) * config.low_similarity_ratio)
     sampled = sample_low_similarity_negatives(

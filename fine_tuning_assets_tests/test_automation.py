@@ -73,3 +73,18 @@ def test_finetune_enabled_false_stops_all_automation(tmp_path):
     sensor = definitions.resolve_sensor_def("dedup_new_decisions_sensor")
     assert retraining.default_status == DefaultScheduleStatus.STOPPED
     assert sensor.default_status.value == "STOPPED"
+
+
+def test_weekly_data_prep_does_not_reset_the_count_of_new_decisions(tmp_path):
+    settings = settings_for(tmp_path, FINETUNE_RETRAIN_MIN_NEW_DECISIONS="20")
+    definitions = build_definitions(settings)
+    FeedbackStore(open_database(settings.database_url)).add_decisions(
+        tiny_demo(40), kind="test", source="tiny"
+    )
+    with instance_for_test() as instance:
+        data_prep = definitions.resolve_job_def("dedup_data_prep").execute_in_process(instance=instance)
+        assert data_prep.success
+        sensor = definitions.resolve_sensor_def("dedup_new_decisions_sensor")
+        with build_sensor_context(instance=instance, resources=resources(definitions)) as context:
+            request = sensor(context)
+    assert isinstance(request, RunRequest) and request.tags["fta/new_decisions"] == "40"

@@ -91,6 +91,8 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
             set(report["models"]) == {"candidate", "active", "base"}
             and report["gate"]["reference"] == "active"
         )
+        # Same decisions, same (sticky) split: no test pair was seen by the active model, none left out.
+        assert report["test_pairs_seen_by_active_left_out"] == 0
         v2 = registry.active("dedup")
         assert v2.id == evaluation["candidate_version_id"] != v1.id
         assert registry.get(v1.id).state == "deprecated"

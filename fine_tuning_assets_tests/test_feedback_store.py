@@ -51,11 +51,11 @@ def test_existing_insights_are_reused_by_a_later_batch(store):
 
 def test_record_decision_on_a_pending_cluster(store):
     store.add_decisions(small_batch(), kind="test", source="unit")
-    before = store.count_decisions_recorded_after(store.latest_recorded_at())
+    watermark = store.latest_recorded_at()
     decided = store.record_decision("c3", status="approved", reviewer="bo", selected_insight_ids=["i5", "i6"])
     assert decided.status == "approved" and decided.reviewer == "bo" and decided.decided_at is not None
     assert all(m.selected for m in decided.members)
-    assert before == 0
+    assert store.count_decisions_recorded_after(watermark) == 1
     assert store.counts()["clusters_pending"] == 0
 
 

@@ -159,3 +159,12 @@ def test_two_promotions_racing_for_the_active_slot_postgres(postgres_url, with_p
             connection.execute(sa.text("SELECT count(*) FROM model_versions WHERE state='active'")).scalar()
             == 1
         )
+
+
+def test_rollback_only_returns_to_a_version_that_was_active(registry):
+    first = staged(registry)
+    registry.promote(first, expected_active_id=None, actor="t", reason="r")
+    never_active = staged(registry)
+    with pytest.raises(RegistryError, match="only a deprecated version can be made active by rollback"):
+        registry.rollback("dedup", to_version_id=never_active, actor="t", reason="r")
+    assert registry.active("dedup").id == first and registry.get(never_active).state == "staged"

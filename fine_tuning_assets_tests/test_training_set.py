@@ -164,3 +164,11 @@ def test_statements_equal_up_to_case_share_a_split_even_under_different_ids():
     split_of = {i: e.split for e in ts.examples for i in e.key}
     assert split_of["itwin-a"] == split_of["i0-0"]
     assert find_leakage(ts.examples) == []
+
+
+def test_groups_keep_their_split_when_new_decisions_arrive():
+    before = build(groups(30))
+    after = build(groups(45))
+    split_before = {i: e.split for e in before.examples if e.origin != "low_similarity_sample" for i in e.key}
+    split_after = {i: e.split for e in after.examples if e.origin != "low_similarity_sample" for i in e.key}
+    assert all(split_after[i] == split for i, split in split_before.items())

@@ -3,10 +3,9 @@
 # No `from __future__ import annotations` here: Dagster reads the `context` and config annotations at
 # definition time and rejects string annotations.
 
-from datetime import datetime
-
 from dagster import (
     AssetSelection,
+    DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -20,7 +19,7 @@ from dagster import (
 )
 
 from fine_tuning_assets.defs.dedup import dedup_feedback, dedup_training_set
-from fine_tuning_assets.defs.materializations import latest_materialization_metadata
+from fine_tuning_assets.defs.materializations import decisions_since_last_training
 from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.resources import FeedbackStoreResource, FineTuningSettingsResource
 
@@ -37,17 +36,15 @@ dedup_data_prep_job = define_asset_job(
 
 
 def retraining_request(
-    instance, store: FeedbackStore, *, threshold: int, trigger: str
-) -> RunRequest | SkipReason:  # noqa: ANN001
-    """A run of the whole chain when the decisions recorded since the latest training set's watermark reach
-    ``threshold``; otherwise the reason to skip. The run key is the store's watermark, so the same decisions
-    never trigger two runs."""
-    previous = latest_materialization_metadata(instance, "dedup_training_set") or {}
-    watermark = previous.get("recorded_through")
-    count = store.count_decisions_recorded_after(datetime.fromisoformat(watermark) if watermark else None)
+    instance: DagsterInstance, store: FeedbackStore, *, threshold: int, trigger: str
+) -> RunRequest | SkipReason:
+    """A run of the whole chain when the decisions recorded since the last trained model's data reach
+    ``threshold``; otherwise the reason to skip. The run key holds the store's watermark, so one trigger
+    never starts two runs for the same decisions."""
+    count = decisions_since_last_training(instance, store)
     if count < threshold:
         return SkipReason(
-            f"{count} new decisions since the last training set; retraining needs {threshold} "
+            f"{count} new decisions since the last trained model; retraining needs {threshold} "
             "(FINETUNE_RETRAIN_MIN_NEW_DECISIONS)"
         )
     latest = store.latest_recorded_at()

@@ -22,20 +22,25 @@ from dagster import (
 from pydantic import Field
 
 from fine_tuning_assets.cross_encoder_training import CrossEncoderTrainingConfig
+from fine_tuning_assets.database import as_utc
 from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig
 from fine_tuning_assets.dedup_lifecycle import (
+    build_dedup_training_set,
     evaluate_dedup_candidate,
     promote_if_allowed,
     train_dedup_candidate,
 )
-from fine_tuning_assets.defs.materializations import latest_materialization_metadata, required_upstream_value
+from fine_tuning_assets.defs.materializations import (
+    decisions_since_last_training,
+    required_upstream_value,
+    upstream_metadata,
+)
 from fine_tuning_assets.evaluation import (
     band_report_markdown,
     metrics_markdown_table,
     png_markdown,
     precision_recall_plot_png,
 )
-from fine_tuning_assets.pair_scoring import BaseCosineScorer
 from fine_tuning_assets.resources import (
     ArtifactStoreResource,
     FeedbackStoreResource,
@@ -46,8 +51,9 @@ from fine_tuning_assets.training_set import (
     SPLITS,
     TrainingSetConfig,
     TrainingSetError,
-    build_training_set,
+    class_shortfalls,
     find_leakage,
+    load_training_set,
     save_training_set,
 )
 
@@ -71,11 +77,7 @@ def dedup_feedback(
     store = feedback_store.get_store()
     counts = store.counts()
     watermark = store.latest_recorded_at()
-    previous = latest_materialization_metadata(context.instance, "dedup_training_set") or {}
-    previous_watermark = previous.get("recorded_through")
-    new_since = store.count_decisions_recorded_after(
-        datetime.fromisoformat(previous_watermark) if previous_watermark else None
-    )
+    new_since = decisions_since_last_training(context.instance, store)
     table = pd.DataFrame(
         [{"what": key, "count": value} for key, value in counts.items() if key != "last_recorded_at"]
     )
@@ -86,7 +88,7 @@ def dedup_feedback(
             "clusters_approved": counts["clusters_approved"],
             "clusters_rejected": counts["clusters_rejected"],
             "clusters_pending": counts["clusters_pending"],
-            "decisions_since_last_training_set": new_since,
+            "decisions_since_last_training": new_since,
             "counts": _markdown(table),
         }
     )
@@ -111,7 +113,7 @@ TRAINING_SET_CHECKS = [
         "enough_examples_per_class",
         asset="dedup_training_set",
         blocking=True,
-        description="Every split has both classes; train has FINETUNE_MIN_EXAMPLES of each.",
+        description="FINETUNE_MIN_EXAMPLES human-labelled pairs of each class, and both classes in every split.",
     ),
     AssetCheckSpec(
         "no_leakage",
@@ -147,13 +149,11 @@ def dedup_training_set(
     chat JSONL, JSON records and CSV.
     """
     watermark_text = config.recorded_through or required_upstream_value(
-        context.instance, "dedup_feedback", "recorded_through"
+        context, "dedup_feedback", "recorded_through"
     )
     if watermark_text is None:
         raise Failure("the feedback store has no decided clusters yet; import decisions first (`fta import`)")
-    watermark = datetime.fromisoformat(watermark_text)
-    snapshot = feedback_store.get_store().snapshot(recorded_through=watermark)
-    base = BaseCosineScorer(finetuning.base_model)
+    watermark = as_utc(datetime.fromisoformat(watermark_text))
     settings = TrainingSetConfig(
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
@@ -163,11 +163,11 @@ def dedup_training_set(
         min_examples_per_class=finetuning.min_examples_per_class,
     )
     try:
-        training_set = build_training_set(
-            snapshot.decisions,
+        training_set = build_dedup_training_set(
+            feedback_store.get_store(),
             recorded_through=watermark,
             config=settings,
-            similarity_fn=lambda a, b: base.similarities(list(zip(a, b, strict=True))),
+            base_model=finetuning.base_model,
         )
     except TrainingSetError as error:
         raise Failure(str(error)) from error
@@ -178,18 +178,15 @@ def dedup_training_set(
     split_table = pd.DataFrame([{"split": name, **stats["by_split"][name]} for name in SPLITS])
     conflict_table = pd.DataFrame([{"pair": c.describe()} for c in training_set.conflicts])
     leakage = find_leakage(training_set.examples)
-    too_small = [
-        f"{name}: {stats['by_split'][name]['merge']} merge / {stats['by_split'][name]['dont_merge']} keep-separate"
-        for name in SPLITS
-        if min(stats["by_split"][name]["merge"], stats["by_split"][name]["dont_merge"])
-        < (finetuning.min_examples_per_class if name == "train" else 1)
-    ]
+    too_small = class_shortfalls(
+        training_set.examples, min_examples_per_class=finetuning.min_examples_per_class
+    )
     check_results = [
         AssetCheckResult(
             check_name="enough_examples_per_class",
             passed=not too_small,
             metadata={
-                "too_small": ", ".join(too_small) or "none",
+                "problems": "; ".join(too_small) or "none",
                 "minimum_per_class": finetuning.min_examples_per_class,
             },
         ),
@@ -274,10 +271,8 @@ def dedup_candidate_model(
     (state ``evaluating``) with its training metrics, config and training-set version."""
     if not finetuning.enabled:
         raise Failure("fine-tuning is switched off (FINETUNE_ENABLED=false)")
-    from fine_tuning_assets.training_set import load_training_set
-
     dataset_version = config.dataset_version or required_upstream_value(
-        context.instance, "dedup_training_set", "dataset_version"
+        context, "dedup_training_set", "dataset_version"
     )
     artifacts = artifact_store.get_store()
     training_set = load_training_set(artifacts, dataset_version)
@@ -298,6 +293,10 @@ def dedup_candidate_model(
             "version": version.version,
             "state": version.state,
             "dataset_version": dataset_version,
+            # The decisions this model learned from end here: the retraining sensor counts from it.
+            "recorded_through": training_set.recorded_through.isoformat()
+            if training_set.recorded_through
+            else None,
             "path": MetadataValue.path(version.artifact_path),
             "train_pairs": metrics["train_pairs"],
             "validation_pairs": metrics["validation_pairs"],
@@ -350,7 +349,7 @@ def dedup_evaluation(
 ) -> MaterializeResult:
     """Candidate vs active vs base model on the same held-out human decisions, with decision bands."""
     version_id = config.model_version_id or required_upstream_value(
-        context.instance, "dedup_candidate_model", "model_version_id"
+        context, "dedup_candidate_model", "model_version_id"
     )
     outcome = evaluate_dedup_candidate(
         int(version_id),
@@ -421,7 +420,7 @@ def dedup_active_model(
 ) -> MaterializeResult:
     """The registry's active dedup version: the evaluated candidate when it passed the gate and
     FINETUNE_AUTO_PROMOTE allows, otherwise the version that was active (and why)."""
-    evaluation = latest_materialization_metadata(context.instance, "dedup_evaluation")
+    evaluation = upstream_metadata(context, "dedup_evaluation")
     if evaluation is None:
         raise Failure("dedup_evaluation has not been materialized yet")
     registry = model_registry.get_registry()
