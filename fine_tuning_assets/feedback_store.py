@@ -107,6 +107,18 @@ def _validate_cluster(cluster: MergeCluster) -> list[str]:
     return problems
 
 
+def _serialize_feedback_writes(connection: Connection) -> datetime:
+    """Take the feedback store's write lock and return the time to record.
+
+    ``recorded_at`` is the watermark feedback snapshots are cut at, so it must follow commit order: the
+    time is read only once this transaction holds the lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+    advisory transaction lock), so a writer that waited cannot record a time before one already committed.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(724106)"))
+    return utcnow()
+
+
 class FeedbackStore:
     """Reads and writes human merge decisions through one SQLAlchemy engine."""
 
@@ -138,8 +150,8 @@ class FeedbackStore:
         for cluster in batch.clusters:
             problems.extend(_validate_cluster(cluster))
 
-        now = utcnow()
         with self.engine.begin() as connection:
+            now = _serialize_feedback_writes(connection)
             existing = self._existing_insights(connection, batch_insights)
             for insight_id, statement in existing.items():
                 if statement != batch_insights[insight_id].statement:
@@ -229,6 +241,7 @@ class FeedbackStore:
             raise FeedbackStoreError("a decision needs the reviewer's name")
         decided_at = as_utc(decided_at) or utcnow()
         with self.engine.begin() as connection:
+            now = _serialize_feedback_writes(connection)
             cluster = self._load_clusters(connection, [cluster_id], for_update=True).get(cluster_id)
             if cluster is None:
                 raise FeedbackStoreError(f"no cluster {cluster_id!r} in the feedback store")
@@ -250,7 +263,7 @@ class FeedbackStore:
             connection.execute(
                 merge_clusters.update()
                 .where(merge_clusters.c.id == cluster_id)
-                .values(status=status, reviewer=reviewer, decided_at=decided_at, recorded_at=utcnow())
+                .values(status=status, reviewer=reviewer, decided_at=decided_at, recorded_at=now)
             )
             for member_id in member_ids:
                 connection.execute(
