@@ -59,22 +59,32 @@ def load_sentence_transformer(name_or_path: str):  # -> SentenceTransformer
 
 
 def cosine_similarities(
-    model, texts_a: Sequence[str], texts_b: Sequence[str], *, batch_size: int = 64
+    model,
+    texts_a: Sequence[str],
+    texts_b: Sequence[str],
+    *,
+    batch_size: int = 64,
+    cache: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Cosine similarity of each (a, b) pair; each distinct text is embedded once."""
+    """Cosine similarity of each (a, b) pair; each distinct text is embedded once.
+
+    With ``cache``, texts embedded by an earlier call are not embedded again, and new ones are added to it.
+    """
     if len(texts_a) != len(texts_b):
         raise ValueError(f"{len(texts_a)} first texts but {len(texts_b)} second texts")
     if not texts_a:
         return np.zeros(0, dtype=np.float32)
-    unique = list(dict.fromkeys([*texts_a, *texts_b]))
-    embeddings = model.encode(
-        unique,
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
-    index = {text: i for i, text in enumerate(unique)}
-    a = embeddings[[index[t] for t in texts_a]]
-    b = embeddings[[index[t] for t in texts_b]]
+    known = {} if cache is None else cache
+    missing = [t for t in dict.fromkeys([*texts_a, *texts_b]) if t not in known]
+    if missing:
+        embeddings = model.encode(
+            missing,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        known.update(zip(missing, embeddings, strict=True))
+    a = np.stack([known[t] for t in texts_a])
+    b = np.stack([known[t] for t in texts_b])
     return np.clip(np.sum(a * b, axis=1), -1.0, 1.0).astype(np.float32)

@@ -164,14 +164,12 @@ def _dagster_instance():
     return DagsterInstance.get()
 
 
-def run_chain(settings: Settings, *, job_name: str, run_config: dict[str, Any] | None = None):
+def run_chain(settings: Settings, instance, *, job_name: str, run_config: dict[str, Any] | None = None):  # noqa: ANN001
     """Materialize a job of the project's Definitions in-process on the persistent Dagster instance."""
     from fine_tuning_assets.definitions import build_definitions
 
     job = build_definitions(settings).resolve_job_def(job_name)
-    return job.execute_in_process(
-        instance=_dagster_instance(), run_config=run_config or {}, raise_on_error=False
-    )
+    return job.execute_in_process(instance=instance, run_config=run_config or {}, raise_on_error=False)
 
 
 def _step_seconds(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
@@ -182,13 +180,13 @@ def _step_seconds(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
     }
 
 
-def _print_run_summary(settings: Settings, result, *, seconds: float) -> int:  # noqa: ANN001
+def _print_run_summary(settings: Settings, instance, result, *, seconds: float) -> int:  # noqa: ANN001
     from dagster import DagsterEventType
 
     print(
         f"\nDagster run {result.run_id}: {'succeeded' if result.success else 'did not complete'} in {seconds:.0f}s"
     )
-    for step, taken in _step_seconds(_dagster_instance(), result.run_id).items():
+    for step, taken in _step_seconds(instance, result.run_id).items():
         print(f"  {step:<24} {taken:7.1f}s")
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
@@ -264,8 +262,9 @@ def _chain_run_config(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_materialize(args: argparse.Namespace) -> int:
     settings = _settings()
     started = time.perf_counter()
-    result = run_chain(settings, job_name=args.job, run_config=_chain_run_config(args))
-    return _print_run_summary(settings, result, seconds=time.perf_counter() - started)
+    instance = _dagster_instance()
+    result = run_chain(settings, instance, job_name=args.job, run_config=_chain_run_config(args))
+    return _print_run_summary(settings, instance, result, seconds=time.perf_counter() - started)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -288,8 +287,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     started = time.perf_counter()
     print("materializing the dedup chain (feedback → training set → candidate → evaluation → active model)…")
-    result = run_chain(settings, job_name="dedup_chain", run_config=_chain_run_config(args))
-    code = _print_run_summary(settings, result, seconds=time.perf_counter() - started)
+    instance = _dagster_instance()
+    result = run_chain(settings, instance, job_name="dedup_chain", run_config=_chain_run_config(args))
+    code = _print_run_summary(settings, instance, result, seconds=time.perf_counter() - started)
     if code == EXIT_GATE_REFUSED:
         # In the demo a refused gate is an outcome to show, not an error: the chain did its job.
         print(

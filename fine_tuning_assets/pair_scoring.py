@@ -74,10 +74,14 @@ class BaseCosineScorer:
         self.base_model = base_model or BUNDLED_BASE_MODEL
         self.name = f"base {self.base_model} cosine"
         self.model = load_sentence_transformer(resolve_base_model(base_model))
+        # Embeddings by text: calibration, validation and test scoring share texts, embedded once.
+        self._embeddings: dict[str, np.ndarray] = {}
         self.calibration = calibration
 
     def similarities(self, pairs: Pairs) -> np.ndarray:
-        return cosine_similarities(self.model, [a for a, _ in pairs], [b for _, b in pairs])
+        return cosine_similarities(
+            self.model, [a for a, _ in pairs], [b for _, b in pairs], cache=self._embeddings
+        )
 
     def predict_proba(self, pairs: Pairs) -> np.ndarray:
         cosine = self.similarities(pairs)
@@ -89,5 +93,6 @@ class BaseCosineScorer:
         """The same loaded model with a calibration (no second load)."""
         clone = object.__new__(BaseCosineScorer)
         clone.base_model, clone.name, clone.model = self.base_model, self.name, self.model
+        clone._embeddings = self._embeddings
         clone.calibration = calibration
         return clone
