@@ -63,25 +63,14 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
 
 # -- import / decide / counts ---------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.decision_import import parse_cluster_rows, parse_labelled_pairs
+    from fine_tuning_assets.decision_import import parse_cluster_rows
 
     settings = _settings()
     path = Path(args.file)
     if args.shape == "clusters":
         batch = parse_cluster_rows(path, file_format=args.format)
     else:
-        batch = parse_labelled_pairs(
-            path,
-            text_a_column=args.text_a_column,
-            text_b_column=args.text_b_column,
-            label_column=args.label_column,
-            positive=args.positive,
-            negative=args.negative,
-            has_header=not args.no_header,
-            column_names=args.columns.split(",") if args.columns else None,
-            file_format=args.format,
-            reviewer=args.reviewer,
-        )
+        batch = _parse_pair_file(args, reviewer=args.reviewer)
     summary = _store(settings).add_decisions(batch, kind=f"import:{args.shape}", source=str(path.resolve()))
     for note in batch.skipped:
         print(f"skipped {note}")
@@ -90,6 +79,23 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"{summary.insight_count} insights ({summary.new_insight_count} new); import batch {summary.batch_id}"
     )
     return EXIT_OK
+
+
+def _parse_pair_file(args: argparse.Namespace, *, reviewer: str = "import"):  # -> DecisionBatch
+    from fine_tuning_assets.decision_import import parse_labelled_pairs
+
+    return parse_labelled_pairs(
+        Path(args.file),
+        text_a_column=args.text_a_column,
+        text_b_column=args.text_b_column,
+        label_column=args.label_column,
+        positive=args.positive,
+        negative=args.negative,
+        has_header=not args.no_header,
+        column_names=args.columns.split(",") if args.columns else None,
+        file_format=args.format,
+        reviewer=reviewer,
+    )
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -214,14 +220,10 @@ def _print_run_summary(settings: Settings, instance, result, *, seconds: float) 
     return EXIT_OK
 
 
-def _print_evaluation(version) -> None:  # noqa: ANN001
-    evaluation = version.evaluation
-    print(
-        f"\nEvaluation of {version.label} on {evaluation['test_pairs']} held-out human decisions "
-        f"({evaluation['test_merge_pairs']} merges), training set {evaluation['dataset_version']}:"
-    )
+def _print_metrics_table(models: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """One row per model: its metrics and its auto-merge band (threshold, coverage, precision)."""
     rows = []
-    for role, model in evaluation["models"].items():
+    for role, model in models:
         m = model["metrics"]
         rows.append(
             {
@@ -232,12 +234,21 @@ def _print_evaluation(version) -> None:  # noqa: ANN001
                 "recall": m["recall"],
                 "F1": m["f1"],
                 "Brier": m["brier_score"],
-                "auto-merge thr": model["bands"]["auto_merge"],
+                "auto-merge thr": model["bands"]["auto_merge"] if model["bands"] else None,
                 "auto-merge cov": m["auto_merge_coverage"],
                 "auto-merge prec": m["auto_merge_precision"],
             }
         )
     _print_table(rows, list(rows[0]))
+
+
+def _print_evaluation(version) -> None:  # noqa: ANN001
+    evaluation = version.evaluation
+    print(
+        f"\nEvaluation of {version.label} on {evaluation['test_pairs']} held-out human decisions "
+        f"({evaluation['test_merge_pairs']} merges), training set {evaluation['dataset_version']}:"
+    )
+    _print_metrics_table([(role, model) for role, model in evaluation["models"].items()])
     candidate_ap = evaluation["models"]["candidate"]["metrics"]["average_precision"]
     base_ap = evaluation["models"]["base"]["metrics"]["average_precision"]
     print(
@@ -250,13 +261,15 @@ def _print_evaluation(version) -> None:  # noqa: ANN001
 
 
 def _chain_run_config(args: argparse.Namespace) -> dict[str, Any]:
-    ops: dict[str, Any] = {}
-    training = {
-        k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.learning_rate)) if v is not None
-    }
-    if training:
-        ops["dedup_candidate_model"] = {"config": training}
-    return {"ops": ops} if ops else {}
+    candidate: dict[str, Any] = {}
+    if args.epochs is not None:
+        candidate["bi_encoder"] = {"epochs": args.epochs}
+        candidate["cross_encoder"] = {"epochs": args.epochs}
+    if args.max_train_minutes is not None:
+        candidate["max_train_minutes"] = args.max_train_minutes
+    if args.recipes:
+        candidate["recipes"] = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    return {"ops": {"dedup_candidate_model": {"config": candidate}}} if candidate else {}
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -297,6 +310,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     return code
+
+
+# -- evaluate --------------------------------------------------------------------------------------------
+def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from fine_tuning_assets.artifacts import write_json_atomic
+    from fine_tuning_assets.external_evaluation import evaluate_labelled_pairs, labelled_pairs
+
+    settings = _settings()
+    path = Path(args.file)
+    batch = _parse_pair_file(args)
+    for note in batch.skipped:
+        print(f"skipped {note}")
+    pairs, labels = labelled_pairs(batch)
+    print(f"evaluating on {len(pairs)} labelled pairs ({int(labels.sum())} merges) from {path}")
+    report = evaluate_labelled_pairs(
+        pairs,
+        labels,
+        registry=_registry(settings),
+        version_ids=args.model_version,
+        base_model=settings.base_model,
+    )
+    report["file"] = str(path.resolve())
+    report["skipped"] = list(batch.skipped)
+    _print_metrics_table([(model["role"], model) for model in report["models"]])
+    for model in report["models"]:
+        if model["note"]:
+            print(f"  {model['role']}: {model['note']}")
+    if report["active_version_id"] is None:
+        print("no dedup model is active: decisions fall back to the base model")
+    if args.output:
+        output = Path(args.output)
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        output = settings.home / "evaluations" / f"{path.stem}-{stamp}.json"
+    write_json_atomic(output, report)
+    print(f"\nreport written to {output}")
+    return EXIT_OK
 
 
 # -- models ----------------------------------------------------------------------------------------------
@@ -390,8 +442,29 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def add_training_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--epochs", type=int, help="override the candidate model's epochs (default 3)")
-        p.add_argument("--learning-rate", type=float, help="override the learning rate (default 5e-5)")
+        p.add_argument("--epochs", type=int, help="epochs of both fine-tunes (default: 2 each)")
+        p.add_argument(
+            "--max-train-minutes", type=float, help="wall-clock budget of all fine-tuning (default 30)"
+        )
+        p.add_argument(
+            "--recipes",
+            help="comma-separated recipes to try (default: bi-encoder,cross-encoder,stacker)",
+        )
+
+    def add_pair_file_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file")
+        p.add_argument("--format", choices=["csv", "jsonl"], help="file format (default: from the extension)")
+        p.add_argument("--text-a-column", default="text_a")
+        p.add_argument("--text-b-column", default="text_b")
+        p.add_argument("--label-column", default="label")
+        p.add_argument(
+            "--positive", default="1", help="positive-label rule: 'score>=4', '>0.5', or values '1,yes'"
+        )
+        p.add_argument(
+            "--negative", help="negative label values for a value-list rule ('*' = any other value)"
+        )
+        p.add_argument("--no-header", action="store_true", help="the file has no header row (give --columns)")
+        p.add_argument("--columns", help="comma-separated column names, for files without a header")
 
     demo = commands.add_parser(
         "demo", help="seed the demo decisions (if the store is empty) and run the dedup chain"
@@ -415,19 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clusters.set_defaults(handler=cmd_import)
     pairs = shapes.add_parser("pairs", help="labelled pairs text_a,text_b,label as other tools export them")
-    pairs.add_argument("file")
-    pairs.add_argument("--format", choices=["csv", "jsonl"], help="file format (default: from the extension)")
-    pairs.add_argument("--text-a-column", default="text_a")
-    pairs.add_argument("--text-b-column", default="text_b")
-    pairs.add_argument("--label-column", default="label")
-    pairs.add_argument(
-        "--positive", default="1", help="positive-label rule: 'score>=4', '>0.5', or values '1,yes'"
-    )
-    pairs.add_argument(
-        "--negative", help="negative label values for a value-list rule ('*' = any other value)"
-    )
-    pairs.add_argument("--no-header", action="store_true", help="the file has no header row (give --columns)")
-    pairs.add_argument("--columns", help="comma-separated column names, for files without a header")
+    add_pair_file_options(pairs)
     pairs.add_argument("--reviewer", default="import", help="reviewer recorded for these decisions")
     pairs.set_defaults(handler=cmd_import)
 
@@ -476,6 +537,25 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", required=True)
     rollback.add_argument("--actor", default=os.environ.get("USER", "cli"))
     models.set_defaults(handler=cmd_models)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate models on an external labelled file")
+    evaluations = evaluate.add_subparsers(dest="what", required=True)
+    evaluate_pairs = evaluations.add_parser(
+        "pairs", help="score labelled pairs with the active model, the base model and given versions"
+    )
+    add_pair_file_options(evaluate_pairs)
+    evaluate_pairs.add_argument(
+        "--model-version",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="also evaluate this version",
+    )
+    evaluate_pairs.add_argument(
+        "--output", help="JSON report to write (default: FTA_HOME/evaluations/<file>-<time>.json)"
+    )
+    evaluate_pairs.set_defaults(handler=cmd_evaluate_pairs)
 
     predict = commands.add_parser("predict-merge", help="band and probability for two statements")
     predict.add_argument("text_a")

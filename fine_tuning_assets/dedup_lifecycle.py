@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,13 @@ import numpy as np
 
 from fine_tuning_assets.artifacts import ArtifactStore, write_json_atomic
 from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL, ModelLoadError
-from fine_tuning_assets.cross_encoder_training import (
-    CrossEncoderTrainingConfig,
-    ProgressFn,
-    train_cross_encoder,
-)
 from fine_tuning_assets.dedup_evaluation import EvaluationConfig, evaluate_dedup_models
+from fine_tuning_assets.evaluation import DecisionBands
 from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.pair_scoring import BaseCosineScorer, CrossEncoderScorer
+from fine_tuning_assets.fine_tuning import ProgressFn
+from fine_tuning_assets.pair_model import PairModel
+from fine_tuning_assets.pair_scoring import BaseCosineScorer
+from fine_tuning_assets.recipe_search import RecipeSearchConfig, search_recipes
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
 from fine_tuning_assets.training_set import (
     TrainingSet,
@@ -34,7 +33,7 @@ from fine_tuning_assets.training_set import (
 )
 
 TASK = "dedup"
-MODEL_KIND = "cross-encoder"
+MODEL_KIND = "pair-model"
 EVALUATION_FILE = "evaluation.json"
 
 
@@ -67,20 +66,20 @@ def train_dedup_candidate(
     *,
     registry: ModelRegistry,
     artifacts: ArtifactStore,
-    config: CrossEncoderTrainingConfig,
+    config: RecipeSearchConfig,
     base_model: str | None,
     actor: str,
     progress: ProgressFn | None = None,
 ) -> ModelVersion:
-    """Register a version (``training``), fine-tune it, save it with a manifest, and move it to
-    ``evaluating``; on any error the version is marked ``failed`` with the error as the reason."""
+    """Register a version (``training``), run the recipe search, save the model with a manifest, and
+    move it to ``evaluating``; on any error the version is marked ``failed`` with the error as the reason."""
     base_name = base_model or BUNDLED_BASE_MODEL
     version = registry.register(
         task=TASK,
         model_kind=MODEL_KIND,
         base_model=base_name,
         dataset_version=training_set.version,
-        config=asdict(config),
+        config=config.to_dict(),
         actor=actor,
         reason=f"fine-tuning on training set {training_set.version}",
     )
@@ -88,7 +87,7 @@ def train_dedup_candidate(
         result_holder: dict[str, Any] = {}
 
         def write(directory: Path) -> None:
-            result_holder["result"] = train_cross_encoder(
+            result_holder["result"] = search_recipes(
                 training_set.split("train"),
                 training_set.split("validation"),
                 base_model=base_model,
@@ -110,7 +109,7 @@ def train_dedup_candidate(
                 "version": version.version,
                 "base_model": base_name,
                 "dataset_version": training_set.version,
-                "config": asdict(config),
+                "config": config.to_dict(),
             },
         )
         result = result_holder["result"]
@@ -118,13 +117,30 @@ def train_dedup_candidate(
             version.id,
             "evaluating",
             actor=actor,
-            reason=f"trained in {result.train_seconds:.0f}s on {result.train_pairs} pairs",
+            reason=f"recipe search chose {result.selected_recipe} in {result.seconds:.0f}s "
+            f"(validation average precision {result.recipes[result.selected_recipe].validation_average_precision:.4f})",
             artifact_path=str(path),
             training_metrics=result.metrics(),
         )
     except BaseException as error:
         registry.transition(version.id, "failed", actor=actor, reason=f"training failed: {error!r}"[:2000])
         raise
+
+
+def load_version_model(
+    version: ModelVersion, *, name: str, all_recipes: bool = False, base: BaseCosineScorer | None = None
+) -> PairModel:
+    """Load a registered version's pair model (its chosen recipe, or every recipe); ModelLoadError when its
+    files are missing or damaged."""
+    if not version.artifact_path:
+        raise ModelLoadError(f"{version.label} has no saved model ({version.state})")
+    return PairModel.load(version.artifact_path, name=name, base=base, all_recipes=all_recipes)
+
+
+def serving_bands(version: ModelVersion) -> DecisionBands | None:
+    """The decision bands an evaluated version serves with (learned when it was evaluated)."""
+    bands = version.evaluation.get("models", {}).get("candidate", {}).get("bands")
+    return DecisionBands(**bands) if bands else None
 
 
 @dataclass(frozen=True)
@@ -151,30 +167,34 @@ def evaluate_dedup_candidate(
     active_version = registry.active(TASK)
     try:
         training_set = load_training_set(artifacts, version.dataset_version)
-        candidate = CrossEncoderScorer(version.artifact_path, name=f"candidate v{version.version}")
+        base = BaseCosineScorer(None if version.base_model == BUNDLED_BASE_MODEL else version.base_model)
+        candidate = load_version_model(version, name=version.label, all_recipes=True, base=base)
         active_scorer = None
+        active_bands = None
         active_error = None
         seen_by_active: frozenset[str] = frozenset()
         if active_version is not None:
             try:
-                active_scorer = CrossEncoderScorer(
-                    active_version.artifact_path, name=f"active v{active_version.version}"
-                )
+                active_model = load_version_model(active_version, name=active_version.label, base=base)
             except ModelLoadError as error:
                 # Serving falls back to the base model when the active one cannot load, so the base is then
                 # the model to beat; the report says so.
                 active_error = str(error)
             else:
+                active_scorer = active_model.scorer(
+                    active_model.selected_recipe, name=f"{active_model.name} · {active_model.selected_recipe}"
+                )
+                active_bands = serving_bands(active_version)
                 # Compare on decisions the active model neither trained nor was tuned on.
                 seen = load_training_set(artifacts, active_version.dataset_version)
                 seen_by_active = frozenset(
                     i for split in ("train", "validation") for e in seen.split(split) for i in e.key
                 )
-        base = BaseCosineScorer(None if version.base_model == BUNDLED_BASE_MODEL else version.base_model)
         report = evaluate_dedup_models(
             training_set,
             candidate=candidate,
             active=active_scorer,
+            active_bands=active_bands,
             base=base,
             config=config,
             seen_by_active=seen_by_active,

@@ -25,9 +25,6 @@ Example:
     >>> rows = band_report(labels, probabilities, DecisionBands(auto_merge=0.96))
     >>> [(row["band"], row["count"]) for row in rows]
     [('auto_merge', 2), ('review_high_priority', 2), ('needs_review', 2)]
-    >>> platt = PlattScaling.fit([0.2, 0.3, 0.7, 0.8, 0.4, 0.6], [0, 0, 1, 1, 1, 0])
-    >>> bool(platt.predict_proba([0.1])[0] < platt.predict_proba([0.9])[0])
-    True
 """
 
 from __future__ import annotations
@@ -42,8 +39,6 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 AUTO_MERGE = "auto_merge"
@@ -494,69 +489,6 @@ def bootstrap_average_precision_difference(
         "share_better": float(np.mean(values > 0)),
         "resamples": resamples,
     }
-
-
-@dataclass(frozen=True)
-class PlattScaling:
-    """Platt scaling: ``P(merge) = 1 / (1 + exp(-(slope * score + intercept)))``.
-
-    Fitted as a (nearly unregularised) logistic regression on the 1-D score. A negative slope means
-    higher scores were *less* likely to merge on the fitting data -- a sign something is wrong upstream.
-
-    Example:
-        >>> PlattScaling(slope=2.0, intercept=-1.0).predict_proba([0.5]).tolist()
-        [0.5]
-        >>> PlattScaling.from_dict(PlattScaling(slope=2.0, intercept=-1.0).to_dict())
-        PlattScaling(slope=2.0, intercept=-1.0)
-    """
-
-    slope: float
-    intercept: float
-
-    def __post_init__(self) -> None:
-        for name in ("slope", "intercept"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ValueError(f"PlattScaling.{name} must be a number, got {value!r}")
-            if not math.isfinite(float(value)):
-                raise ValueError(f"PlattScaling.{name} must be finite, got {value!r}")
-            object.__setattr__(self, name, float(value))
-
-    @classmethod
-    def fit(cls, scores: Sequence[float], labels: Sequence[int], *, c: float = 1e4) -> PlattScaling:
-        """Fit on raw scores and 0/1 labels; ``c`` is sklearn's inverse regularisation strength."""
-        y, s = _validate_pairs(labels, scores, name="scores", unit_interval=False)
-        if len(np.unique(y)) < 2:
-            raise ValueError(
-                "PlattScaling.fit needs both merge (1) and keep-separate (0) labels, "
-                f"got only label {int(y[0])}"
-            )
-        if not c > 0:
-            raise ValueError(f"c must be positive, got {c!r}")
-        model = LogisticRegression(C=float(c), max_iter=1000).fit(s.reshape(-1, 1), y)
-        return cls(slope=float(model.coef_[0][0]), intercept=float(model.intercept_[0]))
-
-    def predict_proba(self, scores: Sequence[float] | float) -> np.ndarray:
-        """Calibrated P(merge) for each score (a 1-D float array; a scalar gives a length-1 array)."""
-        s = _as_scores(
-            np.atleast_1d(np.asarray(scores, dtype=np.float64)), name="scores", unit_interval=False
-        )
-        return expit(self.slope * s + self.intercept)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form, read back by :meth:`from_dict`."""
-        return {"method": "platt", "slope": self.slope, "intercept": self.intercept}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PlattScaling:
-        """Inverse of :meth:`to_dict`; raises ValueError on a missing key or another method."""
-        method = data.get("method", "platt")
-        if method != "platt":
-            raise ValueError(f"not a Platt scaling calibration: method={method!r}")
-        missing = [key for key in ("slope", "intercept") if key not in data]
-        if missing:
-            raise ValueError(f"Platt scaling calibration is missing {', '.join(missing)}")
-        return cls(slope=data["slope"], intercept=data["intercept"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fine_tuning_assets.base_model import ModelLoadError
-from fine_tuning_assets.dedup_lifecycle import TASK
-from fine_tuning_assets.evaluation import DecisionBands, PlattScaling
-from fine_tuning_assets.pair_scoring import BaseCosineScorer, CrossEncoderScorer
+from fine_tuning_assets.calibration import PlattScaling
+from fine_tuning_assets.dedup_lifecycle import TASK, load_version_model, serving_bands
+from fine_tuning_assets.evaluation import DecisionBands
+from fine_tuning_assets.pair_scoring import BaseCosineScorer
 from fine_tuning_assets.registry import ModelRegistry
 
 
@@ -46,13 +47,18 @@ def predict_merge(
         fallback_reason = f"no {TASK} model is active"
     else:
         try:
-            scorer = CrossEncoderScorer(active.artifact_path, name=f"{active.label}")
+            model = load_version_model(active, name=active.label)
         except ModelLoadError as error:
             fallback_reason = f"the active model {active.label} could not be loaded: {error}"
         else:
-            bands = DecisionBands(**active.evaluation["models"]["candidate"]["bands"])
-            probability = float(scorer.predict_proba([(text_a, text_b)])[0])
-            return MergePrediction(bands.band_of(probability), probability, scorer.name, active.id, bands)
+            bands = serving_bands(active)
+            if bands is None:
+                raise ValueError(
+                    f"the active model {active.label} has no decision bands: it was never evaluated"
+                )
+            probability = float(model.predict_proba([(text_a, text_b)])[0])
+            name = f"{model.name} · {model.selected_recipe}"
+            return MergePrediction(bands.band_of(probability), probability, name, active.id, bands)
 
     calibration = None
     if active is not None and "base" in active.evaluation.get("models", {}):

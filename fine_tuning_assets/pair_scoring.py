@@ -10,21 +10,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from fine_tuning_assets.artifacts import verify
 from fine_tuning_assets.base_model import (
     BUNDLED_BASE_MODEL,
-    ModelLoadError,
     cosine_similarities,
     load_sentence_transformer,
-    quiet_transformers,
     resolve_base_model,
 )
-from fine_tuning_assets.evaluation import PlattScaling
+from fine_tuning_assets.calibration import PlattScaling
 
 Pairs = Sequence[tuple[str, str]]
 
@@ -33,34 +29,6 @@ class PairScorer(Protocol):
     name: str
 
     def predict_proba(self, pairs: Pairs) -> np.ndarray: ...
-
-
-class CrossEncoderScorer:
-    """A fine-tuned cross-encoder saved in an artifact directory (checked against its manifest first)."""
-
-    def __init__(self, directory: str | Path, *, name: str, batch_size: int = 64) -> None:
-        from sentence_transformers.cross_encoder import CrossEncoder
-
-        quiet_transformers()
-        self.name = name
-        self.directory = Path(directory)
-        self.batch_size = batch_size
-        try:
-            self.manifest = verify(self.directory)
-            self.model = CrossEncoder(str(self.directory), device="cpu")
-        except Exception as error:  # missing or corrupt files raise many kinds; all mean "cannot load"
-            raise ModelLoadError(f"cannot load {name} from {self.directory}: {error}") from error
-
-    def predict_proba(self, pairs: Pairs) -> np.ndarray:
-        if not pairs:
-            return np.zeros(0, dtype=np.float32)
-        scores = self.model.predict(
-            [list(p) for p in pairs],
-            batch_size=self.batch_size,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        return np.clip(np.asarray(scores, dtype=np.float32).reshape(-1), 0.0, 1.0)
 
 
 class BaseCosineScorer:

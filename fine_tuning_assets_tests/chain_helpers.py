@@ -27,17 +27,32 @@ def settings_for(tmp_path, database_url: str | None = None, **env: str) -> Setti
     return Settings.from_env(values)
 
 
-def chain_run_config(*, min_improvement: float = -1.0, target_precision: float = 0.01) -> dict[str, Any]:
-    """One short epoch. The gate settings are chosen by the test so it knows which way the gate goes: by
-    default (improvement ≥ -1, auto-merge precision ≥ 0.01, so nearly every pair auto-merges at the base rate) it passes whatever a one-epoch model scores."""
+def chain_run_config(
+    *,
+    min_improvement: float = -1.0,
+    target_precision: float = 0.01,
+    recipes: tuple[str, ...] = ("stacker",),
+) -> dict[str, Any]:
+    """One short epoch per fine-tune; by default only the stacker, which needs no fine-tuning. The gate
+    settings are chosen by the test so it knows which way the gate goes: by default (improvement ≥ -1 over
+    the reference and the base, auto-merge precision ≥ 0.01, so nearly every pair auto-merges at the base
+    rate) it passes whatever the candidate scores."""
     return {
         "ops": {
-            "dedup_candidate_model": {"config": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-4}},
+            "dedup_candidate_model": {
+                "config": {
+                    "recipes": list(recipes),
+                    "bi_encoder": {"epochs": 1},
+                    "cross_encoder": {"epochs": 1},
+                    "cross_validation_folds": 3,
+                }
+            },
             "dedup_evaluation": {
                 "config": {
                     "min_improvement": min_improvement,
                     "target_precision": target_precision,
                     "min_auto_merged": 1,
+                    "min_improvement_over_base": -1.0,
                 }
             },
         }

@@ -41,14 +41,18 @@ def fta(project: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 @pytest.fixture(scope="module")
 def demo(project) -> subprocess.CompletedProcess:
-    return fta(project, "demo", "--epochs", "1")
+    return fta(project, "demo", "--epochs", "1", "--max-train-minutes", "3")
 
 
 def test_demo_seeds_runs_the_chain_and_compares_with_the_base_model(project, demo):
     out = demo.stdout
     assert "seeded the feedback store" in out
     assert "held-out human decisions" in out
-    assert "candidate: candidate v1" in out and "base: base all-MiniLM-L6-v2 cosine" in out
+    assert (
+        "candidate: dedup v1 (id 1) · " in out
+        and "(chosen)" in out
+        and "base: base all-MiniLM-L6-v2 cosine" in out
+    )
     assert "fine-tuned vs base: average precision" in out
     assert "promotion gate PASSED" in out or "promotion gate REFUSED" in out
     for step in ("dedup_feedback", "dedup_training_set", "dedup_candidate_model", "dedup_evaluation"):
@@ -73,6 +77,56 @@ def test_predict_merge_names_its_model_or_says_it_falls_back(project, demo):
     assert 0.0 <= answer["probability"] <= 1.0
     active = "active" in fta(project, "models", "list").stdout
     assert (answer["fallback_reason"] is None) == active
+
+
+def test_evaluate_pairs_scores_the_active_base_and_given_models_on_an_external_file(project, demo):
+    before = json.loads(fta(project, "counts", "--json").stdout)
+    external = project / "external.csv"
+    external.write_text(
+        "question one,question two,verdict\n"
+        '"Vitamin D at 2,000 IU daily lowers fracture risk.","Taking 2,000 IU of vitamin D a day reduces fractures.",dup\n'
+        '"Vitamin D at 2,000 IU daily lowers fracture risk.","Vitamin D at 4,000 IU daily lowers fracture risk.",different\n'
+        '"Statins lower LDL cholesterol by about 30%.","Statin therapy cuts LDL cholesterol by roughly 30%.",dup\n'
+        '"Statins lower LDL cholesterol by about 30%.","Statins raise the risk of muscle pain.",different\n'
+        '"Aspirin lowers heart attack risk.","Aspirin lowers heart attack risk.",dup\n'
+    )
+    output = project / "external-report.json"
+    result = fta(
+        project,
+        "evaluate",
+        "pairs",
+        str(external),
+        "--text-a-column",
+        "question one",
+        "--text-b-column",
+        "question two",
+        "--label-column",
+        "verdict",
+        "--positive",
+        "dup",
+        "--negative",
+        "different",
+        "--model-version",
+        "1",
+        "--output",
+        str(output),
+    )
+    out = result.stdout
+    assert "evaluating on 4 labelled pairs (2 merges)" in out and "same text; not imported" in out
+    assert "AP" in out and "auto-merge prec" in out and f"report written to {output}" in out
+    report = json.loads(output.read_text())
+    roles = [m["role"] for m in report["models"]]
+    assert "base" in roles and ("active" in roles or "version 1" in roles)
+    assert report["pairs"] == 4 and report["labels"] == [1, 0, 1, 0]
+    for model in report["models"]:
+        assert 0.0 <= model["metrics"]["average_precision"] <= 1.0 and len(model["probabilities"]) == 4
+    base = next(m for m in report["models"] if m["role"] == "base")
+    assert base["bands"]["auto_merge"] == 1.0 and base["metrics"]["auto_merge_coverage"] == 0.0
+    # Nothing was imported: evaluation reads the file, it does not store decisions.
+    assert json.loads(fta(project, "counts", "--json").stdout) == before
+
+    bad = fta(project, "evaluate", "pairs", str(external), "--label-column", "nope", check=False)
+    assert bad.returncode == 1 and "nope" in bad.stderr
 
 
 def test_a_malformed_import_is_rejected_with_line_numbers_and_writes_nothing(project, demo):

@@ -10,6 +10,7 @@ from dagster import instance_for_test
 from fine_tuning_assets.database import open_database
 from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.merge_prediction import predict_merge
+from fine_tuning_assets.pair_model import RECIPES
 from fine_tuning_assets.registry import ModelRegistry
 from fine_tuning_assets_tests.chain_helpers import (
     chain_run_config,
@@ -28,8 +29,9 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
     registry = ModelRegistry(engine)
 
     with instance_for_test() as instance:
-        # 1. First run: no active model, the gate compares with the base model and (configured to pass) promotes.
-        first = run_chain(settings, instance, chain_run_config())
+        # 1. First run: every recipe; no active model, the gate compares with the base model and (configured
+        #    to pass) promotes.
+        first = run_chain(settings, instance, chain_run_config(recipes=RECIPES))
         assert first.success
         feedback = metadata_of(first, "dedup_feedback")
         assert feedback["clusters_approved"] + feedback["clusters_rejected"] == 70
@@ -46,8 +48,18 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
 
         candidate = metadata_of(first, "dedup_candidate_model")
         assert candidate["dataset_version"] == training["dataset_version"]
-        assert candidate["train_pairs"] > 0 and (Path(candidate["path"]) / "model.safetensors").is_file()
-        assert (Path(candidate["path"]) / "manifest.json").is_file()
+        model_dir = Path(candidate["path"])
+        assert candidate["train_pairs"] > 0 and (model_dir / "manifest.json").is_file()
+        for component in ("bi_encoder", "cross_encoder"):
+            assert (model_dir / component / "model.safetensors").is_file()
+        spec = json.loads((model_dir / "pair_model.json").read_text())
+        assert (
+            set(spec["recipes"]) == set(RECIPES) and candidate["selected_recipe"] == spec["selected_recipe"]
+        )
+        # The chosen recipe has the best out-of-fold validation average precision.
+        chosen_ap = spec["recipes"][spec["selected_recipe"]]["validation_average_precision"]
+        assert chosen_ap == max(r["validation_average_precision"] for r in spec["recipes"].values())
+        assert all(f"| {recipe}" in candidate["recipes"] for recipe in RECIPES)
 
         evaluation = metadata_of(first, "dedup_evaluation")
         assert evaluation["candidate_version_id"] == candidate["model_version_id"]
@@ -55,7 +67,13 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
         assert "average_precision" in evaluation["metrics"] and "base" in evaluation["metrics"]
         assert evaluation["precision_recall"].startswith("![precision-recall curves](data:image/png;base64,")
         report = json.loads(Path(evaluation["report"]).read_text())
-        assert set(report["models"]) == {"candidate", "base"} and report["gate"]["reference"] == "base"
+        # Every recipe side by side with the base model; the gate compares with the base model.
+        others = {f"recipe {r}" for r in RECIPES if r != spec["selected_recipe"]}
+        assert (
+            set(report["models"]) == {"candidate", "base", *others} and report["gate"]["reference"] == "base"
+        )
+        assert report["models"]["candidate"]["recipe"] == spec["selected_recipe"]
+        assert len(report["gate"]["reasons"]) == 3  # vs the reference (base), vs the base, auto-merge
         assert len(report["test_labels"]) == report["test_pairs"] == evaluation["test_pairs"]
         assert [row["band"] for row in report["models"]["candidate"]["band_report"]] == [
             "auto_merge",
@@ -65,7 +83,7 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
         active = metadata_of(first, "dedup_active_model")
         assert active["action"] == "promoted" and active["active_version_id"] == candidate["model_version_id"]
         v1 = registry.get(candidate["model_version_id"])
-        assert v1.state == "active" and v1.training_metrics["train_pairs"] == candidate["train_pairs"]
+        assert v1.state == "active" and v1.training_metrics["selected_recipe"] == candidate["selected_recipe"]
         assert [e.to_state for e in registry.events(version_id=v1.id)] == [
             "training",
             "evaluating",
@@ -91,6 +109,7 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
             set(report["models"]) == {"candidate", "active", "base"}
             and report["gate"]["reference"] == "active"
         )
+        assert report["models"]["active"]["bands"] == v1.evaluation["models"]["candidate"]["bands"]
         # Same decisions, same (sticky) split: no test pair was seen by the active model, none left out.
         assert report["test_pairs_seen_by_active_left_out"] == 0
         v2 = registry.active("dedup")

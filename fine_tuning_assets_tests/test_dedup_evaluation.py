@@ -13,26 +13,22 @@ def separable(noise: float) -> np.ndarray:
     return np.clip(np.where(LABELS == 1, 0.75, 0.25) + RNG.normal(0, noise, len(LABELS)), 0, 1)
 
 
-def gate(candidate: np.ndarray, reference: np.ndarray, **config) -> dict:
+def report(name: str, probabilities: np.ndarray, settings: EvaluationConfig, validation=None) -> dict:
+    """A model report with bands learned on ``validation`` (default: the test probabilities themselves)."""
+    bands = learn_bands(LABELS, probabilities if validation is None else validation, config=settings)
+    return model_report(name, bands=bands, test=(LABELS, probabilities), threshold=0.5)
+
+
+def gate(candidate: np.ndarray, reference: np.ndarray, *, base: np.ndarray | None = None, **config) -> dict:
     settings = EvaluationConfig(**config)
-    kwargs = {
-        "validation": (LABELS, candidate),
-        "test": (LABELS, candidate),
-        "threshold": 0.5,
-        "config": settings,
-    }
-    reports = (
-        model_report("candidate", **kwargs),
-        model_report(
-            "reference", **{**kwargs, "validation": (LABELS, reference), "test": (LABELS, reference)}
-        ),
-    )
     return promotion_gate(
-        *reports,
-        reference_role="base",
+        report("candidate", candidate, settings),
+        report("reference", reference, settings),
+        reference_role="base" if base is None else "active",
         labels=LABELS,
         candidate_probabilities=candidate,
         reference_probabilities=reference,
+        base=report("base", reference if base is None else base, settings),
         config=settings,
     )
 
@@ -46,6 +42,28 @@ def test_a_clearly_better_candidate_passes():
 def test_a_worse_candidate_is_refused():
     result = gate(RNG.uniform(0, 1, len(LABELS)), separable(0.1))
     assert not result["passed"] and result["improvement"] < 0
+
+
+def test_a_candidate_that_beats_the_active_model_but_is_worse_than_the_base_model_is_refused():
+    active = RNG.uniform(0, 1, len(LABELS))  # an active model that went bad
+    base = separable(0.1)
+    candidate = separable(0.3)  # far better than the active model, worse than the base model
+    result = gate(candidate, active, base=base, min_improvement=0.01, target_precision=0.5)
+    assert result["improvement_lower_bound"] > 0.1, "it clearly beats the active model..."
+    assert not result["passed"]
+    assert any(
+        r.startswith("average precision") and "vs base" in r and "< required +0.0000" in r
+        for r in result["reasons"]
+    )
+    # Allowing a loss to the base model (as a user may, explicitly) lets it through.
+    assert gate(
+        candidate,
+        active,
+        base=base,
+        min_improvement=0.01,
+        target_precision=0.5,
+        min_improvement_over_base=-1.0,
+    )["passed"]
 
 
 def test_a_candidate_that_only_looks_better_on_a_noisy_test_split_is_refused():
@@ -62,18 +80,10 @@ def test_an_auto_merge_band_below_the_target_precision_is_refused():
     candidate[np.flatnonzero(LABELS == 0)[:5]] = 0.99  # five keep-separate pairs the model is sure about
     reference = RNG.uniform(0, 1, len(LABELS))
     # Bands learned on clean validation scores; on test the five confident mistakes land in auto-merge.
-    report = model_report(
-        "candidate",
-        validation=(LABELS, separable(0.01)),
-        test=(LABELS, candidate),
-        threshold=0.5,
-        config=settings,
-    )
-    base = model_report(
-        "base", validation=(LABELS, reference), test=(LABELS, reference), threshold=0.5, config=settings
-    )
+    candidate_report = report("candidate", candidate, settings, validation=separable(0.01))
+    base = report("base", reference, settings)
     result = promotion_gate(
-        report,
+        candidate_report,
         base,
         reference_role="base",
         labels=LABELS,
@@ -81,19 +91,19 @@ def test_an_auto_merge_band_below_the_target_precision_is_refused():
         reference_probabilities=reference,
         config=settings,
     )
-    assert result["improvement_lower_bound"] > 0.2, "it beats the base model on average precision..."
-    assert report["metrics"]["auto_merge_precision"] < 0.99
-    assert not result["passed"] and "auto-merge precision" in result["reasons"][1]
+    assert result["improvement_lower_bound"] > 0.1, "it beats the base model on average precision..."
+    assert candidate_report["metrics"]["auto_merge_precision"] < 0.99
+    assert not result["passed"] and "auto-merge precision" in result["reasons"][-1]
 
 
 def test_auto_merge_is_switched_off_when_no_threshold_reaches_the_target():
     noisy = separable(0.6)
     bands = learn_bands(LABELS, noisy, config=EvaluationConfig(target_precision=0.99, min_auto_merged=10))
     assert bands.auto_merge == 1.0 and bands.review <= 1.0
-    report = model_report(
-        "m", validation=(LABELS, noisy), test=(LABELS, noisy), threshold=0.5, config=EvaluationConfig()
+    noisy_report = report("m", noisy, EvaluationConfig())
+    assert (
+        noisy_report["auto_merge_enabled"] is False and noisy_report["metrics"]["auto_merge_coverage"] == 0.0
     )
-    assert report["auto_merge_enabled"] is False and report["metrics"]["auto_merge_coverage"] == 0.0
 
 
 def test_a_learned_threshold_below_the_review_threshold_pulls_the_review_band_down():

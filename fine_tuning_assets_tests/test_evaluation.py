@@ -12,7 +12,6 @@ from fine_tuning_assets import evaluation
 from fine_tuning_assets.evaluation import (
     PNG_SIGNATURE,
     DecisionBands,
-    PlattScaling,
     band_report,
     band_report_markdown,
     compute_pair_metrics,
@@ -359,45 +358,6 @@ def test_fit_best_threshold_validation():
         fit_best_threshold([0, 1], [0.2, 0.3], metric="auc")
     with pytest.raises(ValueError, match="finite"):
         fit_best_threshold([0, 1], [0.2, float("nan")])
-
-
-# ---------------------------------------------------------------------------------------------- Platt scaling
-
-
-def test_platt_scaling_monotonic_and_round_trips():
-    rng = np.random.default_rng(4)
-    scores = rng.uniform(-1, 1, 2000)
-    true_slope, true_intercept = 6.0, -1.5
-    labels = (rng.uniform(0, 1, 2000) < 1 / (1 + np.exp(-(true_slope * scores + true_intercept)))).astype(int)
-    platt = PlattScaling.fit(scores, labels)
-    assert platt.slope == pytest.approx(true_slope, rel=0.25)
-    assert platt.intercept == pytest.approx(true_intercept, abs=0.5)
-    grid = np.linspace(-1, 1, 101)
-    probs = platt.predict_proba(grid)
-    assert isinstance(probs, np.ndarray) and probs.shape == (101,)
-    assert np.all(np.diff(probs) > 0)
-    assert np.all((probs > 0) & (probs < 1))
-    data = json.loads(json.dumps(platt.to_dict()))
-    restored = PlattScaling.from_dict(data)
-    assert restored == platt
-    np.testing.assert_allclose(restored.predict_proba(grid), probs)
-
-
-def test_platt_scaling_separable_data_stays_finite():
-    platt = PlattScaling.fit([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])
-    assert math.isfinite(platt.slope) and platt.slope > 0
-    assert platt.predict_proba(0.95)[0] > 0.5 > platt.predict_proba(0.05)[0]
-
-
-def test_platt_scaling_errors():
-    with pytest.raises(ValueError, match="both merge"):
-        PlattScaling.fit([0.1, 0.9], [1, 1])
-    with pytest.raises(ValueError, match="missing"):
-        PlattScaling.from_dict({"slope": 1.0})
-    with pytest.raises(ValueError, match="method"):
-        PlattScaling.from_dict({"method": "isotonic", "slope": 1.0, "intercept": 0.0})
-    with pytest.raises(ValueError, match="finite"):
-        PlattScaling(slope=float("inf"), intercept=0.0)
 
 
 # ------------------------------------------------------------------------------------------ plots, markdown

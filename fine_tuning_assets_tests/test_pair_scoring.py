@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fine_tuning_assets.evaluation import PlattScaling
+from fine_tuning_assets.calibration import PlattScaling
 from fine_tuning_assets.pair_scoring import BaseCosineScorer
 
 

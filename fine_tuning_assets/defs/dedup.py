@@ -21,7 +21,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from fine_tuning_assets.cross_encoder_training import CrossEncoderTrainingConfig
 from fine_tuning_assets.database import as_utc
 from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig
 from fine_tuning_assets.dedup_lifecycle import (
@@ -40,6 +39,14 @@ from fine_tuning_assets.evaluation import (
     metrics_markdown_table,
     png_markdown,
     precision_recall_plot_png,
+)
+from fine_tuning_assets.fine_tuning import FineTuningConfig
+from fine_tuning_assets.pair_model import RECIPES
+from fine_tuning_assets.recipe_search import (
+    DEFAULT_BI_ENCODER,
+    DEFAULT_CROSS_ENCODER,
+    RecipeSearchConfig,
+    RecipeSearchError,
 )
 from fine_tuning_assets.resources import (
     ArtifactStoreResource,
@@ -236,21 +243,66 @@ def dedup_training_set(
     )
 
 
-class CandidateModelConfig(Config):
-    epochs: int = Field(3, description="Passes over the training pairs.")
-    batch_size: int = Field(16, description="Pairs per optimisation step.")
-    learning_rate: float = Field(5e-5, description="Peak AdamW learning rate after warmup.")
-    warmup_ratio: float = Field(0.1, description="Share of steps spent warming up.")
-    weight_decay: float = Field(0.01, description="AdamW weight decay.")
-    max_seq_length: int = Field(128, description="Tokens per pair; longer pairs are truncated.")
-    early_stopping_patience: int = Field(
-        2, description="Validation passes without improvement before stopping."
+class FineTuneRunConfig(Config):
+    """Hyperparameters of one fine-tune; a field left unset takes the recipe's documented default."""
+
+    epochs: int | None = Field(
+        None, description="Passes over the training pairs (bi-encoder 2, cross-encoder 2)."
     )
-    evaluations_per_epoch: int = Field(2, description="Validation passes per epoch.")
-    seed: int = Field(42, description="Training seed.")
+    batch_size: int | None = Field(None, description="Pairs per optimisation step (32, 16).")
+    learning_rate: float | None = Field(
+        None, description="Peak AdamW learning rate after warmup (2e-5, 1e-4)."
+    )
+    warmup_ratio: float | None = Field(None, description="Share of steps spent warming up (0.1).")
+    weight_decay: float | None = Field(None, description="AdamW weight decay (0.01).")
+    max_seq_length: int | None = Field(
+        None, description="Tokens per input; longer inputs are truncated (128)."
+    )
+    early_stopping_patience: int | None = Field(
+        None, description="Validation passes without improvement before stopping (2)."
+    )
+    evaluations_per_epoch: int | None = Field(None, description="Validation passes per epoch (2).")
+    seed: int | None = Field(None, description="Training seed (42).")
+
+    def resolve(self, defaults: FineTuningConfig) -> FineTuningConfig:
+        overrides = {k: v for k, v in self.model_dump().items() if v is not None}
+        return FineTuningConfig(**{**asdict(defaults), **overrides})
+
+
+class CandidateModelConfig(Config):
+    recipes: list[str] = Field(
+        list(RECIPES), description="Recipes to train and compare: bi-encoder, cross-encoder, stacker."
+    )
+    max_train_minutes: float = Field(
+        30.0, description="Wall-clock budget of all fine-tuning; a recipe stops with its best weights so far."
+    )
+    calibration: str = Field(
+        "auto", description="auto (lower cross-validated Brier score), platt or isotonic."
+    )
+    cross_validation_folds: int = Field(5, description="Folds of the cross-fitting on validation.")
+    stacker_regularization: float = Field(1.0, description="Inverse L2 strength C of the stacker.")
+    bi_encoder: FineTuneRunConfig = Field(
+        default_factory=FineTuneRunConfig,
+        description="Contrastive (OnlineContrastiveLoss) bi-encoder fine-tune.",
+    )
+    cross_encoder: FineTuneRunConfig = Field(
+        default_factory=FineTuneRunConfig,
+        description="Binary cross-entropy cross-encoder fine-tune.",
+    )
     dataset_version: str | None = Field(
         None, description="Train on this training set instead of the upstream one."
     )
+
+    def to_search_config(self) -> RecipeSearchConfig:
+        return RecipeSearchConfig(
+            recipes=tuple(self.recipes),
+            bi_encoder=self.bi_encoder.resolve(DEFAULT_BI_ENCODER),
+            cross_encoder=self.cross_encoder.resolve(DEFAULT_CROSS_ENCODER),
+            max_train_minutes=self.max_train_minutes,
+            calibration=self.calibration,
+            cross_validation_folds=self.cross_validation_folds,
+            stacker_regularization=self.stacker_regularization,
+        )
 
 
 @asset(
@@ -267,8 +319,9 @@ def dedup_candidate_model(
     artifact_store: ArtifactStoreResource,
     finetuning: FineTuningSettingsResource,
 ) -> MaterializeResult:
-    """A cross-encoder fine-tuned from the base model on the training set, registered as a new version
-    (state ``evaluating``) with its training metrics, config and training-set version."""
+    """Candidate recipes trained on the training set and compared on validation: a contrastively
+    fine-tuned bi-encoder, a cross-encoder and a stacker over base, lexical and fine-tuned scores. The
+    chosen one is calibrated and registered as a new version (state ``evaluating``)."""
     if not finetuning.enabled:
         raise Failure("fine-tuning is switched off (FINETUNE_ENABLED=false)")
     dataset_version = config.dataset_version or required_upstream_value(
@@ -276,35 +329,57 @@ def dedup_candidate_model(
     )
     artifacts = artifact_store.get_store()
     training_set = load_training_set(artifacts, dataset_version)
-    hyperparameters = CrossEncoderTrainingConfig(**config.model_dump(exclude={"dataset_version"}))
-    version = train_dedup_candidate(
-        training_set,
-        registry=model_registry.get_registry(),
-        artifacts=artifacts,
-        config=hyperparameters,
-        base_model=finetuning.base_model,
-        actor=f"dagster run {context.run_id}",
-        progress=context.log.info,
-    )
+    try:
+        search = config.to_search_config()
+    except ValueError as error:
+        raise Failure(f"bad candidate model config: {error}") from error
+    try:
+        version = train_dedup_candidate(
+            training_set,
+            registry=model_registry.get_registry(),
+            artifacts=artifacts,
+            config=search,
+            base_model=finetuning.base_model,
+            actor=f"dagster run {context.run_id}",
+            progress=context.log.info,
+        )
+    except RecipeSearchError as error:
+        raise Failure(str(error)) from error
     metrics = version.training_metrics
+    training = metrics["training"]
+    recipe_table = pd.DataFrame(
+        [
+            {
+                "recipe": name + (" (chosen)" if name == metrics["selected_recipe"] else ""),
+                "validation AP (out of fold)": summary["validation_average_precision"],
+                "validation Brier": summary["validation_brier_score"],
+                "calibration": summary["calibration"] or "logistic regression",
+                "train seconds": training.get(name, {}).get("train_seconds"),
+                "pairs/s": training.get(name, {}).get("pairs_per_second"),
+                "epochs": training.get(name, {}).get("epochs_completed"),
+                "stopped by time budget": training.get(name, {}).get("stopped_by_time_budget"),
+            }
+            for name, summary in metrics["recipes"].items()
+        ]
+    )
     return MaterializeResult(
         metadata={
             "model_version_id": version.id,
             "version": version.version,
             "state": version.state,
+            "selected_recipe": metrics["selected_recipe"],
             "dataset_version": dataset_version,
             # The decisions this model learned from end here: the retraining sensor counts from it.
             "recorded_through": training_set.recorded_through.isoformat()
             if training_set.recorded_through
             else None,
             "path": MetadataValue.path(version.artifact_path),
-            "train_pairs": metrics["train_pairs"],
+            "recipes": _markdown(recipe_table),
+            "skipped_recipes": MetadataValue.json(metrics["skipped"]),
+            "train_pairs": len(training_set.split("train")),
             "validation_pairs": metrics["validation_pairs"],
-            "train_seconds": metrics["train_seconds"],
-            "pairs_per_second": metrics["pairs_per_second"],
-            "best_validation_loss": metrics["best_validation_loss"],
-            "stopped_early": metrics["stopped_early"],
-            "hyperparameters": MetadataValue.json(asdict(hyperparameters)),
+            "search_seconds": metrics["search_seconds"],
+            "config": MetadataValue.json(search.to_dict()),
         }
     )
 
@@ -322,6 +397,9 @@ class EvaluationRunConfig(Config):
     min_auto_merged: int = Field(
         10, description="Validation pairs a learned auto-merge threshold must cover."
     )
+    min_improvement_over_base: float = Field(
+        0.0, description="Average-precision margin over the base model on the test split (0: never worse)."
+    )
     model_version_id: int | None = Field(
         None, description="Evaluate this version instead of the upstream one."
     )
@@ -336,8 +414,8 @@ class EvaluationRunConfig(Config):
             "promotion_gate",
             asset="dedup_evaluation",
             blocking=True,
-            description="The candidate beats the active (or base) model and its "
-            "auto-merge band holds the target precision on the test split.",
+            description="The candidate beats the active (or base) model, is not worse than the base "
+            "model, and its auto-merge band holds the target precision on the test split.",
         )
     ],
 )
@@ -347,7 +425,8 @@ def dedup_evaluation(
     model_registry: ModelRegistryResource,
     artifact_store: ArtifactStoreResource,
 ) -> MaterializeResult:
-    """Candidate vs active vs base model on the same held-out human decisions, with decision bands."""
+    """The candidate's chosen recipe, its other recipes, the active and the base model side by side on the
+    same held-out human decisions, with decision bands; the promotion gate as a blocking check."""
     version_id = config.model_version_id or required_upstream_value(
         context, "dedup_candidate_model", "model_version_id"
     )
@@ -361,6 +440,7 @@ def dedup_evaluation(
             improvement_confidence=config.improvement_confidence,
             review_threshold=config.review_threshold,
             min_auto_merged=config.min_auto_merged,
+            min_improvement_over_base=config.min_improvement_over_base,
         ),
         actor=f"dagster run {context.run_id}",
     )
@@ -387,6 +467,7 @@ def dedup_evaluation(
             "dataset_version": report["dataset_version"],
             "gate_passed": gate["passed"],
             "test_pairs": report["test_pairs"],
+            "selected_recipe": report["selected_recipe"],
             "candidate_average_precision": candidate["average_precision"],
             "base_average_precision": models["base"]["metrics"]["average_precision"],
             "improvement_over_" + gate["reference"]: gate["improvement"],

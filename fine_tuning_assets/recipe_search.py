@@ -1,0 +1,405 @@
+"""Train several candidate recipes on the same split, pick one by validation, calibrate it.
+
+The fine-tuned recipes (bi-encoder, then cross-encoder) train on the train split, early-stopped on the
+validation split, inside a wall-clock budget (``max_train_minutes``, shared by the recipes still to
+train). Each recipe's head -- a calibration of its score, or the stacker's logistic regression -- is then
+fitted on the validation split by k-fold cross-fitting: every validation pair gets an *out-of-fold*
+probability from a head that did not see it. Those probabilities choose the recipe (highest average
+precision), choose the calibration method (``auto``: lower Brier score), and later learn the decision
+bands, so neither the choice nor the bands rest on pairs the head was fitted to. The saved heads are
+fitted on the whole validation split.
+
+Example (the stacker alone needs no fine-tuning; slow only because it loads the base model):
+    >>> config = RecipeSearchConfig(recipes=("stacker",), max_train_minutes=10)
+    >>> config.recipes, config.calibration
+    (('stacker',), 'auto')
+    >>> result = search_recipes(train, validation, base_model=None, config=config,  # doctest: +SKIP
+    ...                         output_dir="model")
+    >>> result.selected_recipe  # doctest: +SKIP
+    'stacker'
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss
+from sklearn.model_selection import StratifiedKFold
+
+from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL
+from fine_tuning_assets.bi_encoder_training import train_bi_encoder
+from fine_tuning_assets.calibration import CALIBRATION_METHODS, fit_calibration
+from fine_tuning_assets.cross_encoder_training import train_cross_encoder
+from fine_tuning_assets.fine_tuning import FineTuningConfig, ProgressFn, TrainingResult
+from fine_tuning_assets.pair_examples import PairExample
+from fine_tuning_assets.pair_features import LEXICAL_FEATURES, TfidfCosine
+from fine_tuning_assets.pair_model import (
+    BASE_COSINE,
+    BI_ENCODER,
+    CROSS_ENCODER,
+    FINE_TUNED_COMPONENTS,
+    PAIR_MODEL_FILE,
+    PAIR_MODEL_FORMAT,
+    RECIPE_SCORE,
+    RECIPES,
+    STACKER,
+    CalibratedScore,
+    PairFeatures,
+    RecipeHead,
+    StackedLogisticRegression,
+    load_cross_encoder,
+)
+from fine_tuning_assets.pair_scoring import BaseCosineScorer
+
+#: Defaults measured on STS-B and the demo on a 2-core CPU (see bench/quality.py).
+DEFAULT_BI_ENCODER = FineTuningConfig(epochs=2, batch_size=32, learning_rate=2e-5)
+DEFAULT_CROSS_ENCODER = FineTuningConfig(epochs=2, batch_size=16, learning_rate=1e-4)
+
+
+class RecipeSearchError(ValueError):
+    """The recipe search cannot run on this training set (e.g. too few validation pairs)."""
+
+
+@dataclass(frozen=True)
+class RecipeSearchConfig:
+    """What the recipe search tries.
+
+    Attributes:
+        recipes: recipes to train and compare (all of ``bi-encoder``, ``cross-encoder``, ``stacker``).
+        bi_encoder: hyperparameters of the contrastive bi-encoder fine-tune.
+        cross_encoder: hyperparameters of the cross-encoder fine-tune.
+        max_train_minutes: wall-clock budget of all fine-tuning together (30); a recipe still training
+            when its share runs out stops there and keeps its best weights so far.
+        calibration: ``auto`` (lower cross-validated Brier score), ``platt`` or ``isotonic``.
+        cross_validation_folds: folds of the cross-fitting on the validation split (5).
+        stacker_regularization: inverse L2 strength ``C`` of the stacker's logistic regression (1.0).
+        seed: seed of the folds (42).
+    """
+
+    recipes: tuple[str, ...] = RECIPES
+    bi_encoder: FineTuningConfig = DEFAULT_BI_ENCODER
+    cross_encoder: FineTuningConfig = DEFAULT_CROSS_ENCODER
+    max_train_minutes: float = 30.0
+    calibration: str = "auto"
+    cross_validation_folds: int = 5
+    stacker_regularization: float = 1.0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "recipes", tuple(self.recipes))
+        unknown = [r for r in self.recipes if r not in RECIPES]
+        if unknown or not self.recipes or len(set(self.recipes)) != len(self.recipes):
+            raise ValueError(
+                f"recipes must be distinct names among {', '.join(RECIPES)}, got {', '.join(self.recipes) or 'none'}"
+            )
+        if not self.max_train_minutes > 0:
+            raise ValueError(f"max_train_minutes must be positive, got {self.max_train_minutes}")
+        if self.calibration not in ("auto", *CALIBRATION_METHODS):
+            raise ValueError(f"calibration must be auto, platt or isotonic, got {self.calibration!r}")
+        if self.cross_validation_folds < 2:
+            raise ValueError("cross_validation_folds must be at least 2")
+        if not self.stacker_regularization > 0:
+            raise ValueError("stacker_regularization must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RecipeResult:
+    recipe: str
+    features: tuple[str, ...]
+    head: RecipeHead
+    calibration_method: str | None
+    validation_average_precision: float
+    validation_brier_score: float
+    out_of_fold_probabilities: np.ndarray
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "calibration": self.calibration_method,
+            "validation_average_precision": round(self.validation_average_precision, 6),
+            "validation_brier_score": round(self.validation_brier_score, 6),
+        }
+
+
+@dataclass(frozen=True)
+class RecipeSearchResult:
+    selected_recipe: str
+    recipes: dict[str, RecipeResult]
+    training: dict[str, TrainingResult]
+    skipped: dict[str, str]
+    validation_labels: np.ndarray
+    seconds: float
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, Any]:
+        """JSON-serialisable summary for the registry and the Dagster UI."""
+        return {
+            "selected_recipe": self.selected_recipe,
+            "recipes": {name: result.summary() for name, result in self.recipes.items()},
+            "training": {name: result.metrics() for name, result in self.training.items()},
+            "skipped": dict(self.skipped),
+            "validation_pairs": int(self.validation_labels.size),
+            "search_seconds": round(self.seconds, 2),
+        }
+
+
+# -- heads fitted by cross-fitting -----------------------------------------------------------------------
+def _folds(labels: np.ndarray, *, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    smallest = int(min(labels.sum(), labels.size - labels.sum()))
+    if smallest < 2:
+        raise RecipeSearchError(
+            f"the validation split holds {int(labels.sum())} merge and {int(labels.size - labels.sum())} "
+            "keep-separate pairs; choosing and calibrating a recipe needs at least 2 of each"
+        )
+    splitter = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(labels.size), labels))
+
+
+def fit_stacker(
+    features: Mapping[str, np.ndarray], labels: np.ndarray, *, names: Sequence[str], regularization: float
+) -> StackedLogisticRegression:
+    """Logistic regression over the standardised ``names`` features."""
+    x = np.column_stack([np.asarray(features[n], dtype=np.float64) for n in names])
+    means = x.mean(axis=0)
+    scales = x.std(axis=0)
+    scales[scales < 1e-9] = 1.0
+    model = LogisticRegression(C=regularization, max_iter=2000).fit((x - means) / scales, labels)
+    return StackedLogisticRegression(
+        features=tuple(names),
+        means=tuple(means.tolist()),
+        scales=tuple(scales.tolist()),
+        coefficients=tuple(model.coef_[0].tolist()),
+        intercept=float(model.intercept_[0]),
+    )
+
+
+def _fit_head(
+    recipe: str,
+    features: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    names: Sequence[str],
+    *,
+    method: str,
+    regularization: float,
+) -> RecipeHead:
+    if recipe == STACKER:
+        return fit_stacker(features, labels, names=names, regularization=regularization)
+    [name] = names
+    return CalibratedScore(name, fit_calibration(features[name], labels, method=method))
+
+
+def _out_of_fold(
+    recipe: str,
+    features: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    names: Sequence[str],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    method: str,
+    regularization: float,
+) -> np.ndarray:
+    probabilities = np.zeros(labels.size, dtype=np.float64)
+    for fit_index, held_out in folds:
+        head = _fit_head(
+            recipe,
+            {n: features[n][fit_index] for n in names},
+            labels[fit_index],
+            names,
+            method=method,
+            regularization=regularization,
+        )
+        probabilities[held_out] = head.predict_proba({n: features[n][held_out] for n in names})
+    return np.clip(probabilities, 0.0, 1.0)
+
+
+def fit_recipe_heads(
+    features: Mapping[str, np.ndarray],
+    labels: Sequence[int],
+    *,
+    recipe_features: Mapping[str, Sequence[str]],
+    calibration: str = "auto",
+    folds: int = 5,
+    regularization: float = 1.0,
+    seed: int = 42,
+) -> dict[str, RecipeResult]:
+    """Fit each recipe's head on these (validation) features, with out-of-fold probabilities from
+    ``folds``-fold cross-fitting; ``calibration="auto"`` keeps the method with the lower out-of-fold Brier
+    score.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> labels = np.array([0, 1] * 20)
+        >>> features = {"good": labels + rng.normal(0, 0.3, 40), "noise": rng.normal(0, 1, 40)}
+        >>> results = fit_recipe_heads(features, labels, recipe_features={"bi-encoder": ["good"],
+        ...                            "cross-encoder": ["noise"]})
+        >>> select_recipe(results)
+        'bi-encoder'
+    """
+    y = np.asarray(labels, dtype=int)
+    splits = _folds(y, folds=folds, seed=seed)
+    results: dict[str, RecipeResult] = {}
+    for recipe, names in recipe_features.items():
+        methods = (
+            [None] if recipe == STACKER else (CALIBRATION_METHODS if calibration == "auto" else [calibration])
+        )
+        best: tuple[float, str | None, np.ndarray] | None = None
+        for method in methods:
+            oof = _out_of_fold(
+                recipe, features, y, names, splits, method=method or "platt", regularization=regularization
+            )
+            brier = float(brier_score_loss(y, oof))
+            if best is None or brier < best[0]:
+                best = (brier, method, oof)
+        assert best is not None
+        brier, method, oof = best
+        head = _fit_head(recipe, features, y, names, method=method or "platt", regularization=regularization)
+        results[recipe] = RecipeResult(
+            recipe=recipe,
+            features=tuple(names),
+            head=head,
+            calibration_method=method,
+            validation_average_precision=float(average_precision_score(y, oof)),
+            validation_brier_score=brier,
+            out_of_fold_probabilities=oof,
+        )
+    return results
+
+
+def select_recipe(results: Mapping[str, RecipeResult]) -> str:
+    """The recipe with the highest out-of-fold validation average precision (the earlier one in
+    :data:`RECIPES` on a tie)."""
+    if not results:
+        raise RecipeSearchError("no recipe could be fitted")
+    order = {name: i for i, name in enumerate(RECIPES)}
+    return max(results, key=lambda r: (round(results[r].validation_average_precision, 9), -order[r]))
+
+
+# -- the search ------------------------------------------------------------------------------------------
+def _texts(examples: Sequence[PairExample]) -> list[str]:
+    return [t for e in examples for t in (e.text_a, e.text_b)]
+
+
+def search_recipes(
+    train: Sequence[PairExample],
+    validation: Sequence[PairExample],
+    *,
+    base_model: str | None,
+    config: RecipeSearchConfig,
+    output_dir: str | Path,
+    progress: ProgressFn | None = None,
+) -> RecipeSearchResult:
+    """Train, cross-fit and choose the recipes; write ``pair_model.json`` and the fine-tuned components
+    into ``output_dir``."""
+    say = progress or (lambda _message: None)
+    output_dir = Path(output_dir)
+    started = time.monotonic()
+    deadline = started + config.max_train_minutes * 60
+    labels = np.asarray([e.label for e in validation], dtype=int)
+    _folds(labels, folds=config.cross_validation_folds, seed=config.seed)  # fail early, before training
+
+    training: dict[str, TrainingResult] = {}
+    skipped: dict[str, str] = {}
+    to_train = [r for r in RECIPES if r in FINE_TUNED_COMPONENTS and r in config.recipes]
+    trainers = {
+        BI_ENCODER: (train_bi_encoder, config.bi_encoder),
+        CROSS_ENCODER: (train_cross_encoder, config.cross_encoder),
+    }
+    for index, recipe in enumerate(to_train):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            skipped[recipe] = (
+                f"the {config.max_train_minutes:g}-minute training budget was used up before it started"
+            )
+            say(f"{recipe}: skipped, {skipped[recipe]}")
+            continue
+        share = remaining / (len(to_train) - index)
+        say(f"{recipe}: training with {share / 60:.1f} of the {remaining / 60:.1f} minutes left")
+        train_fn, hyperparameters = trainers[recipe]
+        training[recipe] = train_fn(
+            train,
+            validation,
+            base_model=base_model,
+            config=hyperparameters,
+            output_dir=output_dir / FINE_TUNED_COMPONENTS[recipe],
+            progress=lambda message, recipe=recipe: say(f"{recipe}: {message}"),
+            deadline=time.monotonic() + share,
+        )
+
+    say(f"scoring {len(validation)} validation pairs with every component")
+    from fine_tuning_assets.base_model import load_sentence_transformer
+
+    tfidf = TfidfCosine.fit(_texts(train))
+    feature_source = PairFeatures(
+        base=BaseCosineScorer(base_model),
+        tfidf=tfidf,
+        bi_encoder=load_sentence_transformer(str(output_dir / FINE_TUNED_COMPONENTS[BI_ENCODER]))
+        if BI_ENCODER in training
+        else None,
+        cross_encoder=load_cross_encoder(output_dir / FINE_TUNED_COMPONENTS[CROSS_ENCODER])
+        if CROSS_ENCODER in training
+        else None,
+    )
+    stacker_features = [BASE_COSINE, *LEXICAL_FEATURES, *(RECIPE_SCORE[r] for r in training)]
+    recipe_features = {r: [RECIPE_SCORE[r]] for r in training}
+    if STACKER in config.recipes:
+        recipe_features[STACKER] = stacker_features
+    if not recipe_features:
+        raise RecipeSearchError(
+            "no recipe was trained within the time budget: "
+            + "; ".join(f"{r}: {why}" for r, why in skipped.items())
+        )
+    needed = {f for names in recipe_features.values() for f in names}
+    features = feature_source.compute([(e.text_a, e.text_b) for e in validation], needed)
+    results = fit_recipe_heads(
+        features,
+        labels,
+        recipe_features=recipe_features,
+        calibration=config.calibration,
+        folds=config.cross_validation_folds,
+        regularization=config.stacker_regularization,
+        seed=config.seed,
+    )
+    selected = select_recipe(results)
+    for name, result in results.items():
+        say(
+            f"{name}: validation average precision {result.validation_average_precision:.4f} "
+            f"(out of fold), Brier {result.validation_brier_score:.4f}"
+            + (f", {result.calibration_method} calibration" if result.calibration_method else "")
+            + (" — selected" if name == selected else "")
+        )
+    spec = {
+        "format": PAIR_MODEL_FORMAT,
+        "base_model": base_model or BUNDLED_BASE_MODEL,
+        "selected_recipe": selected,
+        "components": {r: FINE_TUNED_COMPONENTS[r] for r in training},
+        "tfidf": tfidf.to_dict(),
+        "recipes": {name: {"head": r.head.to_dict(), **r.summary()} for name, r in results.items()},
+        "skipped": skipped,
+        "validation": {
+            "labels": labels.tolist(),
+            "out_of_fold_probabilities": {
+                name: [round(float(p), 6) for p in r.out_of_fold_probabilities] for name, r in results.items()
+            },
+        },
+        "config": config.to_dict(),
+    }
+    (output_dir / PAIR_MODEL_FILE).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+    return RecipeSearchResult(
+        selected_recipe=selected,
+        recipes=results,
+        training=training,
+        skipped=skipped,
+        validation_labels=labels,
+        seconds=time.monotonic() - started,
+        history={name: result.history for name, result in training.items()},
+    )
