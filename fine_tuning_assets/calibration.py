@@ -2,8 +2,8 @@
 
 A calibration is fitted on held-out human decisions (the validation split) and saved as JSON beside the
 model, so the decision bands' thresholds mean what they say: of the pairs scored 0.9, about 90% merge.
-:func:`fit_calibration` with ``method="auto"`` picks the method with the lower cross-validated Brier
-score on the fitting data.
+The recipe search (:func:`~fine_tuning_assets.recipe_search.fit_recipe_heads`, ``calibration="auto"``)
+keeps whichever of the two has the lower cross-validated Brier score.
 
 Example:
     >>> scores, labels = [0.2, 0.3, 0.7, 0.8, 0.4, 0.6, 0.9, 0.1], [0, 0, 1, 1, 1, 0, 1, 0]

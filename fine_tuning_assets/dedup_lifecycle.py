@@ -131,10 +131,13 @@ def load_version_model(
     version: ModelVersion, *, name: str, all_recipes: bool = False, base: BaseCosineScorer | None = None
 ) -> PairModel:
     """Load a registered version's pair model (its chosen recipe, or every recipe); ModelLoadError when its
-    files are missing or damaged."""
+    files are missing or damaged. ``base`` is reused only when it is the base model this version was built on."""
     if not version.artifact_path:
         raise ModelLoadError(f"{version.label} has no saved model ({version.state})")
-    return PairModel.load(version.artifact_path, name=name, base=base, all_recipes=all_recipes)
+    same_base = base is not None and base.base_model == (version.base_model or BUNDLED_BASE_MODEL)
+    return PairModel.load(
+        version.artifact_path, name=name, base=base if same_base else None, all_recipes=all_recipes
+    )
 
 
 def serving_bands(version: ModelVersion) -> DecisionBands | None:

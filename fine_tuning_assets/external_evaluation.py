@@ -3,9 +3,9 @@
 The file is read like a labelled-pairs import (same columns and positive-label rule) but nothing is stored:
 each pair is scored by every model and the report gives, per model, average precision, accuracy,
 precision, recall, F1, Brier score and expected calibration error, and the coverage and precision of the
-auto-merge band at the thresholds the model serves with. The base model is scored as the fallback serves
-it: cosine similarity, Platt-calibrated on the active model's training decisions when there is one, and it
-never auto-merges.
+auto-merge band at the thresholds the model serves with. The base model is scored exactly as the fallback
+serves it: cosine similarity, Platt-calibrated on the active model's training decisions when one is active
+(plain cosine otherwise), and it never auto-merges.
 
 Example (slow: it loads models):
     >>> report = evaluate_labelled_pairs(pairs, labels, registry=registry, version_ids=[3])  # doctest: +SKIP
@@ -121,14 +121,25 @@ def evaluate_labelled_pairs(
                 note=None if bands else f"{version.label} was never evaluated, so it has no decision bands",
             )
         )
-    reference = active or next((v for v in versions if v.evaluation.get("models")), None)
-    base_eval = reference.evaluation.get("models", {}).get("base") if reference else None
+    # Exactly as predict-merge falls back: calibrated with the active version's base calibration when one
+    # is active, plain cosine otherwise; never auto-merging.
+    base_eval = active.evaluation.get("models", {}).get("base") if active else None
     if base_eval:
         calibrated = base.calibrated_copy(PlattScaling.from_dict(base_eval["calibration"]))
-        base_note = f"Platt-calibrated on the decisions of {reference.label}; never auto-merges"
-        probabilities, threshold = calibrated.predict_proba(pairs), float(base_eval.get("threshold", 0.5))
+        probabilities = calibrated.predict_proba(pairs)
+        if "threshold" in base_eval:
+            threshold = float(base_eval["threshold"])
+            base_note = f"Platt-calibrated on the decisions of {active.label}; never auto-merges"
+        else:
+            threshold = 0.5
+            base_note = (
+                f"Platt-calibrated on the decisions of {active.label}, whose evaluation predates stored "
+                "thresholds: accuracy and F1 at 0.5; never auto-merges"
+            )
     else:
-        base_note = "uncalibrated cosine (no evaluated model version to calibrate it with); never auto-merges"
+        base_note = (
+            "uncalibrated cosine, as served when no model is active (threshold 0.5); never auto-merges"
+        )
         probabilities, threshold = base.predict_proba(pairs), 0.5
     models.insert(
         1 if active is not None else 0,

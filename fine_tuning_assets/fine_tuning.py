@@ -35,7 +35,8 @@ ProgressFn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class FineTuningConfig:
-    """Hyperparameters of one fine-tune (defaults in parentheses are the documented ones).
+    """Hyperparameters of one fine-tune (the dataclass defaults in parentheses; each recipe starts from its own
+    defaults, :data:`~fine_tuning_assets.recipe_search.DEFAULT_BI_ENCODER` and ``DEFAULT_CROSS_ENCODER``).
 
     Attributes:
         epochs: passes over the training pairs (3).
@@ -198,7 +199,9 @@ def train_with_early_stopping(
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # type: ignore[no-untyped-def]
             loss = float((metrics or {}).get("eval_loss", math.inf))
-            improved = loss < self.best_loss
+            # A tie keeps the later, more trained weights (a contrastive loss can sit at exactly 0, and the
+            # first evaluation may come before warmup has moved the weights at all).
+            improved = loss <= self.best_loss
             if improved:
                 self.best_loss, self.best_step, self.bad_evaluations = loss, state.global_step, 0
                 self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}

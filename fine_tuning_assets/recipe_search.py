@@ -5,9 +5,11 @@ validation split, inside a wall-clock budget (``max_train_minutes``, shared by t
 train). Each recipe's head -- a calibration of its score, or the stacker's logistic regression -- is then
 fitted on the validation split by k-fold cross-fitting: every validation pair gets an *out-of-fold*
 probability from a head that did not see it. Those probabilities choose the recipe (highest average
-precision), choose the calibration method (``auto``: lower Brier score), and later learn the decision
-bands, so neither the choice nor the bands rest on pairs the head was fitted to. The saved heads are
-fitted on the whole validation split.
+precision, ranked on Platt or the stacker's regression), choose the calibration method (``auto``: lower
+Brier score), and later learn the decision bands, so neither the choice nor the bands rest on pairs the
+head was fitted to. The fine-tunes did see the validation split (for early stopping), so their scores there
+are somewhat optimistic; the test split, which nothing here touches, is where the gate judges. The saved
+heads are fitted on the whole validation split.
 
 Example (the stacker alone needs no fine-tuning; slow only because it loads the base model):
     >>> config = RecipeSearchConfig(recipes=("stacker",), max_train_minutes=10)
@@ -252,23 +254,25 @@ def fit_recipe_heads(
         methods = (
             [None] if recipe == STACKER else (CALIBRATION_METHODS if calibration == "auto" else [calibration])
         )
-        best: tuple[float, str | None, np.ndarray] | None = None
+        candidates: dict[str | None, tuple[float, np.ndarray]] = {}
         for method in methods:
             oof = _out_of_fold(
                 recipe, features, y, names, splits, method=method or "platt", regularization=regularization
             )
-            brier = float(brier_score_loss(y, oof))
-            if best is None or brier < best[0]:
-                best = (brier, method, oof)
-        assert best is not None
-        brier, method, oof = best
+            candidates[method] = (float(brier_score_loss(y, oof)), oof)
+        method = min(candidates, key=lambda m: candidates[m][0])
+        brier, oof = candidates[method]
+        # Rank recipes on a ranking-preserving score: isotonic's steps tie pairs and lower average precision
+        # without the recipe ranking any worse, so the recipe choice looks at Platt (or the stacker's
+        # regression) whichever calibration is kept.
+        ranking = candidates["platt"][1] if "platt" in candidates else oof
         head = _fit_head(recipe, features, y, names, method=method or "platt", regularization=regularization)
         results[recipe] = RecipeResult(
             recipe=recipe,
             features=tuple(names),
             head=head,
             calibration_method=method,
-            validation_average_precision=float(average_precision_score(y, oof)),
+            validation_average_precision=float(average_precision_score(y, ranking)),
             validation_brier_score=brier,
             out_of_fold_probabilities=oof,
         )

@@ -187,7 +187,8 @@ def test_stacker_only_search_saves_a_model_that_loads_and_scores(tmp_path):
 def test_a_fine_tune_stops_when_the_time_budget_is_used_up(tmp_path):
     config = RecipeSearchConfig(
         recipes=("bi-encoder", "stacker"),
-        bi_encoder=FineTuningConfig(epochs=50, batch_size=4),
+        # No early stopping: only the budget can end these 200 steps before they are done.
+        bi_encoder=FineTuningConfig(epochs=50, batch_size=4, early_stopping_patience=10_000),
         max_train_minutes=0.05,  # 3 s: enough to start, far too little for 200 steps
     )
     result = search_recipes(examples(0), examples(3), base_model=None, config=config, output_dir=tmp_path)
@@ -195,3 +196,20 @@ def test_a_fine_tune_stops_when_the_time_budget_is_used_up(tmp_path):
     assert bi.stopped_by_time_budget and bi.steps < 4 * 50
     assert set(result.recipes) == {"bi-encoder", "stacker"}
     assert "bi_encoder_cosine" in result.recipes["stacker"].features
+
+
+def test_a_loaded_base_model_is_reused_only_for_versions_built_on_it(monkeypatch):
+    from types import SimpleNamespace
+
+    from fine_tuning_assets.dedup_lifecycle import load_version_model
+
+    calls = []
+    monkeypatch.setattr(PairModel, "load", classmethod(lambda cls, path, **options: calls.append(options)))
+    base = SimpleNamespace(base_model="all-MiniLM-L6-v2")
+    version = SimpleNamespace(artifact_path="/m", label="v1", state="active", base_model="all-MiniLM-L6-v2")
+    load_version_model(version, name="v1", base=base)
+    other = SimpleNamespace(artifact_path="/m", label="v2", state="active", base_model="/models/e5-small")
+    load_version_model(other, name="v2", base=base)
+    assert calls[0]["base"] is base and calls[1]["base"] is None
+    with pytest.raises(ModelLoadError, match="has no saved model"):
+        load_version_model(SimpleNamespace(artifact_path=None, label="v3", state="failed"), name="v3")
