@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +45,16 @@ from fine_tuning_assets.decisions import (
     Insight,
     MergeCluster,
 )
+
+#: Ids per ``IN (...)`` query, well under SQLite's and PostgreSQL's bound-parameter limits.
+IN_QUERY_CHUNK = 500
+
+
+def _in_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    """The ids in lists of at most :data:`IN_QUERY_CHUNK`, in their order."""
+    ids = list(ids)
+    for start in range(0, len(ids), IN_QUERY_CHUNK):
+        yield ids[start : start + IN_QUERY_CHUNK]
 
 
 class FeedbackStoreError(ValueError):
@@ -352,9 +362,7 @@ class FeedbackStore:
     @staticmethod
     def _existing_insights(connection: Connection, ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _in_chunks(ids):
             rows = connection.execute(
                 sa.select(insights.c.id, insights.c.statement).where(insights.c.id.in_(chunk))
             )
@@ -364,8 +372,7 @@ class FeedbackStore:
     @staticmethod
     def _existing_cluster_ids(connection: Connection, ids: Sequence[str]) -> set[str]:
         taken: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in _in_chunks(ids):
             taken.update(
                 connection.execute(
                     sa.select(merge_clusters.c.id).where(merge_clusters.c.id.in_(chunk))
@@ -376,11 +383,8 @@ class FeedbackStore:
     @staticmethod
     def _load_insights(connection: Connection, ids: set[str]) -> dict[str, Insight]:
         found: dict[str, Insight] = {}
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), 500):
-            rows = connection.execute(
-                sa.select(insights).where(insights.c.id.in_(ordered[start : start + 500]))
-            )
+        for chunk in _in_chunks(sorted(ids)):
+            rows = connection.execute(sa.select(insights).where(insights.c.id.in_(chunk)))
             found.update({row.id: _insight_from_row(row) for row in rows})
         return found
 
@@ -389,8 +393,7 @@ class FeedbackStore:
         connection: Connection, ids: Sequence[str], *, for_update: bool = False
     ) -> dict[str, MergeCluster]:
         clusters: dict[str, MergeCluster] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+        for chunk in _in_chunks(ids):
             query = sa.select(merge_clusters).where(merge_clusters.c.id.in_(chunk))
             if for_update:
                 query = query.with_for_update()
