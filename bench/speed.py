@@ -175,6 +175,16 @@ def training_benchmark(train, validation, *, epochs: int) -> tuple[dict[str, Any
     return rows, output
 
 
+def _timing_row(bare: float, ours: float, *, pairs: int) -> dict[str, Any]:
+    return {
+        "bare_seconds": round(bare, 2),
+        "product_seconds": round(ours, 2),
+        "pairs_per_second_bare": round(pairs / bare, 1),
+        "pairs_per_second_product": round(pairs / ours, 1),
+        "ratio": round(bare / ours, 3),
+    }
+
+
 # -- (b) prediction -------------------------------------------------------------------------------------
 def prediction_benchmark(model_dir: Path, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     import torch
@@ -202,13 +212,7 @@ def prediction_benchmark(model_dir: Path, pairs: list[tuple[str, str]]) -> dict[
         )
     )
     ours = timed(lambda: product.predict_proba(pairs, recipe="cross-encoder"))
-    rows["cross-encoder"] = {
-        "bare_seconds": round(bare, 2),
-        "product_seconds": round(ours, 2),
-        "pairs_per_second_bare": round(len(pairs) / bare, 1),
-        "pairs_per_second_product": round(len(pairs) / ours, 1),
-        "ratio": round(bare / ours, 3),
-    }
+    rows["cross-encoder"] = _timing_row(bare, ours, pairs=len(pairs))
     # Bi-encoder: bare encode of both sides + cosine vs the product's recipe.
     bare_bi = load_sentence_transformer(str(model_dir / BI_ENCODER_DIR))
 
@@ -227,13 +231,7 @@ def prediction_benchmark(model_dir: Path, pairs: list[tuple[str, str]]) -> dict[
     fresh.predict_proba(pairs[:1], recipe="bi-encoder")
     fresh.features._bi_encoder_embeddings.clear()
     ours = timed(lambda: fresh.predict_proba(pairs, recipe="bi-encoder"))
-    rows["bi-encoder"] = {
-        "bare_seconds": round(bare, 2),
-        "product_seconds": round(ours, 2),
-        "pairs_per_second_bare": round(len(pairs) / bare, 1),
-        "pairs_per_second_product": round(len(pairs) / ours, 1),
-        "ratio": round(bare / ours, 3),
-    }
+    rows["bi-encoder"] = _timing_row(bare, ours, pairs=len(pairs))
     return rows
 
 

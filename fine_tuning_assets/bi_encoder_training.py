@@ -27,10 +27,7 @@ from fine_tuning_assets.fine_tuning import (
     ProgressFn,
     TrainingResult,
     check_splits,
-    evaluation_steps,
-    pair_dataset,
-    train_with_early_stopping,
-    training_arguments,
+    fine_tune,
 )
 from fine_tuning_assets.pair_examples import PairExample
 
@@ -64,37 +61,21 @@ def train_bi_encoder(
     torch.manual_seed(config.seed)
     model = load_sentence_transformer(base_path)
     model.max_seq_length = config.max_seq_length
-    eval_steps = evaluation_steps(len(train), config)
-    say = progress or (lambda _message: None)
-    say(
-        f"training a bi-encoder from {base_path} with OnlineContrastiveLoss on {len(train)} pairs "
-        f"({config.epochs} epochs, batch {config.batch_size}, learning rate {config.learning_rate:g}), "
-        f"validating every {eval_steps} steps on {len(validation)} pairs"
-    )
     loss = OnlineContrastiveLoss(
         model, distance_metric=SiameseDistanceMetric.COSINE_DISTANCE, margin=CONTRASTIVE_MARGIN
     )
-
-    def make_trainer(scratch: str, callbacks: list) -> SentenceTransformerTrainer:
-        return SentenceTransformerTrainer(
-            model=model,
-            args=training_arguments(
-                SentenceTransformerTrainingArguments, config, output_dir=scratch, eval_steps=eval_steps
-            ),
-            train_dataset=pair_dataset(train, label_type=int),
-            eval_dataset=pair_dataset(validation, label_type=int),
-            loss=loss,
-            callbacks=callbacks,
-        )
-
-    result = train_with_early_stopping(
-        make_trainer,
+    return fine_tune(
+        model,
         module=model,
-        train_pairs=len(train),
-        validation_pairs=len(validation),
+        description=f"a bi-encoder from {base_path} with OnlineContrastiveLoss",
+        trainer_class=SentenceTransformerTrainer,
+        arguments_class=SentenceTransformerTrainingArguments,
+        loss=loss,
+        label_type=int,
+        train=train,
+        validation=validation,
         config=config,
+        output_dir=output_dir,
         deadline=deadline,
         progress=progress,
     )
-    model.save_pretrained(str(output_dir), safe_serialization=True)
-    return result

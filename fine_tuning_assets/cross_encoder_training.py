@@ -26,10 +26,7 @@ from fine_tuning_assets.fine_tuning import (
     ProgressFn,
     TrainingResult,
     check_splits,
-    evaluation_steps,
-    pair_dataset,
-    train_with_early_stopping,
-    training_arguments,
+    fine_tune,
 )
 from fine_tuning_assets.pair_examples import PairExample
 
@@ -62,34 +59,18 @@ def train_cross_encoder(
         model = CrossEncoder(base_path, num_labels=1, max_length=config.max_seq_length, device="cpu")
     except Exception as error:
         raise ModelLoadError(f"cannot load base model {base_path!r} as a cross-encoder: {error}") from error
-    eval_steps = evaluation_steps(len(train), config)
-    say = progress or (lambda _message: None)
-    say(
-        f"training a cross-encoder from {base_path} on {len(train)} pairs ({config.epochs} epochs, "
-        f"batch {config.batch_size}, learning rate {config.learning_rate:g}), validating every "
-        f"{eval_steps} steps on {len(validation)} pairs"
-    )
-
-    def make_trainer(scratch: str, callbacks: list) -> CrossEncoderTrainer:
-        return CrossEncoderTrainer(
-            model=model,
-            args=training_arguments(
-                CrossEncoderTrainingArguments, config, output_dir=scratch, eval_steps=eval_steps
-            ),
-            train_dataset=pair_dataset(train),
-            eval_dataset=pair_dataset(validation),
-            loss=BinaryCrossEntropyLoss(model),
-            callbacks=callbacks,
-        )
-
-    result = train_with_early_stopping(
-        make_trainer,
+    return fine_tune(
+        model,
         module=model.model,
-        train_pairs=len(train),
-        validation_pairs=len(validation),
+        description=f"a cross-encoder from {base_path}",
+        trainer_class=CrossEncoderTrainer,
+        arguments_class=CrossEncoderTrainingArguments,
+        loss=BinaryCrossEntropyLoss(model),
+        label_type=float,
+        train=train,
+        validation=validation,
         config=config,
+        output_dir=output_dir,
         deadline=deadline,
         progress=progress,
     )
-    model.save_pretrained(str(output_dir), safe_serialization=True)
-    return result

@@ -3,7 +3,7 @@ time budget.
 
 The cross-encoder (:mod:`fine_tuning_assets.cross_encoder_training`) and the bi-encoder
 (:mod:`fine_tuning_assets.bi_encoder_training`) both run a sentence-transformers trainer through
-:func:`train_with_early_stopping`: the validation split drives early stopping, the best weights (lowest
+:func:`fine_tune` (and so :func:`train_with_early_stopping`): the validation split drives early stopping, the best weights (lowest
 validation loss) are kept in memory rather than as checkpoint files, and training stops at a wall-clock
 deadline when one is given, keeping the best weights seen so far.
 
@@ -264,4 +264,54 @@ def train_with_early_stopping(
         f"trained {result.steps} steps in {seconds:.1f}s ({result.pairs_per_second:.0f} pairs/s); "
         f"best validation loss {result.best_validation_loss}"
     )
+    return result
+
+
+def fine_tune(
+    model: Any,
+    *,
+    module: Any,
+    description: str,
+    trainer_class: type,
+    arguments_class: type,
+    loss: Any,
+    label_type: type,
+    train: Sequence[PairExample],
+    validation: Sequence[PairExample],
+    config: FineTuningConfig,
+    output_dir: str | Path,
+    deadline: float | None = None,
+    progress: ProgressFn | None = None,
+) -> TrainingResult:
+    """Train ``model`` with a sentence-transformers trainer (``trainer_class``, ``arguments_class``) on the
+    pairs, keep the best weights (:func:`train_with_early_stopping`) and save them as safetensors into
+    ``output_dir``. ``module`` is the torch module whose weights are kept; ``description`` names the model
+    in the progress log."""
+    eval_steps = evaluation_steps(len(train), config)
+    (progress or (lambda _message: None))(
+        f"training {description} on {len(train)} pairs ({config.epochs} epochs, batch {config.batch_size}, "
+        f"learning rate {config.learning_rate:g}), validating every {eval_steps} steps on "
+        f"{len(validation)} pairs"
+    )
+
+    def make_trainer(scratch: str, callbacks: list) -> Any:
+        return trainer_class(
+            model=model,
+            args=training_arguments(arguments_class, config, output_dir=scratch, eval_steps=eval_steps),
+            train_dataset=pair_dataset(train, label_type=label_type),
+            eval_dataset=pair_dataset(validation, label_type=label_type),
+            loss=loss,
+            callbacks=callbacks,
+        )
+
+    result = train_with_early_stopping(
+        make_trainer,
+        module=module,
+        train_pairs=len(train),
+        validation_pairs=len(validation),
+        config=config,
+        deadline=deadline,
+        progress=progress,
+    )
+    model.save_pretrained(str(output_dir), safe_serialization=True)
     return result

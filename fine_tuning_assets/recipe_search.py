@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,11 @@ class RecipeSearchResult:
     skipped: dict[str, str]
     validation_labels: np.ndarray
     seconds: float
-    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def history(self) -> dict[str, list[dict[str, Any]]]:
+        """Each fine-tune's logged training history."""
+        return {name: result.history for name, result in self.training.items()}
 
     def metrics(self) -> dict[str, Any]:
         """JSON-serialisable summary for the registry and the Dagster UI."""
@@ -405,5 +409,4 @@ def search_recipes(
         skipped=skipped,
         validation_labels=labels,
         seconds=time.monotonic() - started,
-        history={name: result.history for name, result in training.items()},
     )
