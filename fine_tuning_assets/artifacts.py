@@ -15,16 +15,20 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 MANIFEST = "manifest.json"
+#: In the name of a staging folder (``.<name>.tmp-<random>``) that :meth:`ArtifactStore.write_directory`
+#: fills and then renames into place.
+STAGING_MARK = ".tmp-"
 
 
 class ArtifactError(RuntimeError):
@@ -39,19 +43,49 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write JSON to ``path`` through a temporary file in the same folder and one rename."""
+def write_text_atomic(path: Path, write: Callable[[TextIO], None], *, newline: str | None = None) -> Path:
+    """Call ``write(stream)`` on a temporary file in ``path``'s folder and move it into place in one rename:
+    a reader sees the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True, default=str)
-            stream.write("\n")
+        with os.fdopen(handle, "w", encoding="utf-8", newline=newline) as stream:
+            write(stream)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON to ``path`` through a temporary file in the same folder and one rename."""
+
+    def write(stream: TextIO) -> None:
+        json.dump(data, stream, indent=2, sort_keys=True, default=str)
+        stream.write("\n")
+
+    return write_text_atomic(path, write)
+
+
+def write_records_atomic(
+    path: Path, records: Sequence[Mapping[str, Any]], *, columns: Sequence[str], file_format: str
+) -> Path:
+    """Write ``records`` as ``csv`` (a header of ``columns``, RFC 4180) or ``jsonl`` (one object per line),
+    all at once (see :func:`write_text_atomic`)."""
+    if file_format not in ("csv", "jsonl"):
+        raise ValueError(f"file_format must be csv or jsonl, not {file_format!r}")
+
+    def write(stream: TextIO) -> None:
+        if file_format == "csv":
+            writer = csv.DictWriter(stream, fieldnames=list(columns), extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(records)
+        else:
+            for record in records:
+                stream.write(json.dumps({c: record.get(c) for c in columns}, ensure_ascii=False) + "\n")
+
+    return write_text_atomic(path, write, newline="" if file_format == "csv" else None)
 
 
 def verify(directory: str | Path) -> dict[str, Any]:
@@ -83,6 +117,27 @@ class ArtifactStore:
 
     def path(self, relative: str) -> Path:
         return self.root / relative
+
+    def staging_leftovers(self, *, older_than: float | None = None) -> list[Path]:
+        """Staging folders (and half-written JSON temp files) a crashed write left behind, last modified
+        before ``older_than`` (epoch seconds; None: all of them). A write in progress has one too: remove
+        only those older than every run that is still alive."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.rglob(".*")):
+            staging = (path.is_dir() and STAGING_MARK in path.name) or (
+                path.is_file() and path.name.endswith(".tmp")
+            )
+            if not staging or any(STAGING_MARK in part for part in path.relative_to(self.root).parts[:-1]):
+                continue
+            try:
+                modified = path.stat().st_mtime
+            except FileNotFoundError:  # a write just finished and moved it
+                continue
+            if older_than is None or modified < older_than:
+                found.append(path)
+        return found
 
     def write_directory(
         self, relative: str, write: Callable[[Path], None], *, manifest: dict[str, Any]

@@ -12,14 +12,16 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fine_tuning_assets.config import ConfigurationError, Settings
+from fine_tuning_assets.decisions import list_problems
 
-EXIT_OK, EXIT_ERROR, EXIT_GATE_REFUSED = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_GATE_REFUSED, EXIT_FALLBACK = 0, 1, 3, 4
 
 
 class CliError(Exception):
@@ -48,6 +50,31 @@ def _registry(settings: Settings):
     return ModelRegistry(_engine(settings))
 
 
+def _check_writable(path: Path, *, what: str) -> None:
+    """Fail before any work is done when ``path`` (a file to write) cannot be created."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".fta-write-check-"):
+            pass
+    except OSError as error:
+        raise CliError(
+            f"cannot write {what} to {path}: {error.strerror} ({error.filename or folder})"
+        ) from None
+
+
+def _require_writable_home(settings: Settings, *, command: str) -> None:
+    """`fta demo` and `fta materialize` keep models and training sets under FTA_HOME: say so up front when it
+    cannot be written, rather than failing in the middle of a run."""
+    try:
+        _check_writable(settings.artifact_root / "write-check", what="artifacts")
+    except CliError as error:
+        raise CliError(
+            f"FTA_HOME {settings.home} is not writable: {error}. fta {command} keeps its database, training "
+            "sets and models there; set FTA_HOME to a writable folder"
+        ) from None
+
+
 def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     def cell(value: Any) -> str:
         if isinstance(value, float):
@@ -74,11 +101,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     summary = _store(settings).add_decisions(batch, kind=f"import:{args.shape}", source=str(path.resolve()))
     for note in batch.skipped:
         print(f"skipped {note}")
+    if batch.duplicates:
+        print(f"{_count(len(batch.duplicates), 'row')} repeat a decision of an earlier row (stored once):")
+        print(list_problems(batch.duplicates))
+    already = len(summary.already_present)
+    duplicates = f"; {_count(len(batch.duplicates), 'duplicate row')} in the file" if batch.duplicates else ""
+    if summary.batch_id is None:
+        print(
+            f"nothing new in {path}: all {_count(already, 'cluster')} are already in the feedback store"
+            f"{duplicates}; nothing was written"
+        )
+        return EXIT_OK
+    changed = len(summary.changed)
     print(
-        f"imported {path}: {summary.cluster_count} clusters ({summary.decided_cluster_count} decided), "
-        f"{summary.insight_count} insights ({summary.new_insight_count} new); import batch {summary.batch_id}"
+        f"imported {path}: {summary.new_cluster_count - changed} new, {changed} changed, {already} already "
+        f"present (not stored again){duplicates}; {_count(summary.new_insight_count, 'new insight')}; "
+        f"import batch {summary.batch_id}"
     )
+    if changed:
+        print(
+            "changed: a new decision on insights the same reviewer had decided otherwise "
+            "(stored; the training set follows the latest decision):"
+        )
+        print(list_problems(summary.changed))
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _parse_pair_file(args: argparse.Namespace, *, reviewer: str = "import"):  # -> DecisionBatch
@@ -89,6 +139,7 @@ def _parse_pair_file(args: argparse.Namespace, *, reviewer: str = "import"):  # 
         text_a_column=args.text_a_column,
         text_b_column=args.text_b_column,
         label_column=args.label_column,
+        decided_at_column=args.decided_at_column,
         positive=args.positive,
         negative=args.negative,
         has_header=not args.no_header,
@@ -157,7 +208,7 @@ def cmd_export_training_data(args: argparse.Namespace) -> int:
 
 
 # -- running the chain -----------------------------------------------------------------------------------
-def _dagster_instance():
+def _dagster_instance():  # -> DagsterInstance
     from dagster import DagsterInstance
 
     if not os.environ.get("DAGSTER_HOME"):
@@ -171,11 +222,16 @@ def _dagster_instance():
 
 
 def run_chain(settings: Settings, instance, *, job_name: str, run_config: dict[str, Any] | None = None):  # noqa: ANN001
-    """Materialize a job of the project's Definitions in-process on the persistent Dagster instance."""
+    """Materialize a job of the project's Definitions in-process on the persistent Dagster instance. The run
+    is tagged with this process, so that if it dies (no daemon watches an in-process run) `fta models reap`
+    or the next training run can tell and report it failed."""
     from fine_tuning_assets.definitions import build_definitions
+    from fine_tuning_assets.defs.crash_recovery import in_process_run_tags
 
     job = build_definitions(settings).resolve_job_def(job_name)
-    return job.execute_in_process(instance=instance, run_config=run_config or {}, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, run_config=run_config or {}, raise_on_error=False, tags=in_process_run_tags()
+    )
 
 
 def _step_seconds(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
@@ -274,6 +330,7 @@ def _chain_run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     settings = _settings()
+    _require_writable_home(settings, command="materialize")
     started = time.perf_counter()
     instance = _dagster_instance()
     result = run_chain(settings, instance, job_name=args.job, run_config=_chain_run_config(args))
@@ -284,6 +341,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fine_tuning_assets.demo_decisions import generate_demo_decisions
 
     settings = _settings()
+    _require_writable_home(settings, command="demo")
     store = _store(settings)
     counts = store.counts()
     if counts["clusters"]:
@@ -322,6 +380,12 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
     settings = _settings()
     path = Path(args.file)
     batch = _parse_pair_file(args)
+    if args.output:
+        output = Path(args.output)
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        output = settings.home / "evaluations" / f"{path.stem}-{stamp}.json"
+    _check_writable(output, what="the evaluation report")
     for note in batch.skipped:
         print(f"skipped {note}")
     pairs, labels = labelled_pairs(batch)
@@ -341,11 +405,6 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
             print(f"  {model['role']}: {model['note']}")
     if report["active_version_id"] is None:
         print("no dedup model is active: decisions fall back to the base model")
-    if args.output:
-        output = Path(args.output)
-    else:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        output = settings.home / "evaluations" / f"{path.stem}-{stamp}.json"
     write_json_atomic(output, report)
     print(f"\nreport written to {output}")
     return EXIT_OK
@@ -366,7 +425,10 @@ def _version_row(v) -> dict[str, Any]:  # noqa: ANN001
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    registry = _registry(_settings())
+    settings = _settings()
+    registry = _registry(settings)
+    if args.models_command == "reap":
+        return _reap(settings, registry, dry_run=args.dry_run, actor=args.actor)
     if args.models_command == "list":
         rows = [_version_row(v) for v in registry.versions(args.task)]
         if not rows:
@@ -402,38 +464,148 @@ def cmd_models(args: argparse.Namespace) -> int:
         )
         print(f"{promoted.label} is now active" + (f" (replacing {current.label})" if current else ""))
     elif args.models_command == "rollback":
-        before = registry.active(args.task)
-        active = registry.rollback(args.task, to_version_id=args.to, actor=args.actor, reason=args.reason)
-        print(f"rolled back {args.task}: {active.label} is active again; {before.label} is marked failed")
+        bad = registry.get(args.version_id)
+        active = registry.rollback(
+            bad.task, expected_active_id=bad.id, to_version_id=args.to, actor=args.actor, reason=args.reason
+        )
+        print(f"rolled back {bad.label}: {active.label} is active again; {bad.label} is marked failed")
+    return EXIT_OK
+
+
+def _reap(settings: Settings, registry, *, dry_run: bool, actor: str) -> int:  # noqa: ANN001
+    from fine_tuning_assets.artifacts import ArtifactStore
+    from fine_tuning_assets.defs.crash_recovery import reap_abandoned_work
+
+    report = reap_abandoned_work(
+        _dagster_instance(),
+        registry,
+        ArtifactStore(settings.artifact_root),
+        actor=actor,
+        dry_run=dry_run,
+    )
+    for line in report.lines():
+        print(line)
+    if not report.anything:
+        print("nothing to reap: no run, model version or staging folder was abandoned by a crash")
+    elif dry_run:
+        print("(dry run: nothing was changed)")
     return EXIT_OK
 
 
 def cmd_predict_merge(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.merge_prediction import predict_merge
+    from fine_tuning_assets.merge_prediction import MergePredictor
 
+    if (args.file is None) == (args.text_a is None or args.text_b is None) or (
+        args.file is not None and args.text_a is not None
+    ):
+        raise CliError("give two statements, or --file with the pairs to score (not both)")
+    if args.file is None and args.output:
+        raise CliError("--output goes with --file; one pair's answer is printed")
     settings = _settings()
-    prediction = predict_merge(
-        args.text_a, args.text_b, registry=_registry(settings), base_model=settings.base_model
-    )
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "band": prediction.band,
-                    "probability": prediction.probability,
-                    "model": prediction.model,
-                    "model_version_id": prediction.model_version_id,
-                    "fallback_reason": prediction.fallback_reason,
-                }
+    pairs = _pairs_to_score(args) if args.file else None
+    output_format = _output_format(Path(args.output)) if args.output else None
+    predictor = MergePredictor.load(registry=_registry(settings), base_model=settings.base_model)
+    if pairs is None:
+        prediction = predictor.predict([(args.text_a, args.text_b)])[0]
+        if args.json:
+            print(json.dumps(_prediction_record(prediction)))
+        else:
+            if prediction.fallback_reason:
+                print(f"FALLBACK to base similarity: {prediction.fallback_reason}")
+            print(
+                f"band: {prediction.band}  probability: {prediction.probability:.4f}  model: {prediction.model}"
             )
-        )
     else:
-        if prediction.fallback_reason:
-            print(f"FALLBACK to base similarity: {prediction.fallback_reason}")
+        _predict_file(predictor, pairs, args=args, output_format=output_format)
+    if predictor.fallback_reason and not args.allow_fallback:
         print(
-            f"band: {prediction.band}  probability: {prediction.probability:.4f}  model: {prediction.model}"
+            f"fta: the decisions above came from the base-model fallback ({predictor.fallback_reason}), "
+            "not a trained model; pass --allow-fallback to accept them",
+            file=sys.stderr,
         )
+        return EXIT_FALLBACK
     return EXIT_OK
+
+
+def _prediction_record(prediction) -> dict[str, Any]:  # noqa: ANN001
+    return {
+        "band": prediction.band,
+        "probability": prediction.probability,
+        "model": prediction.model,
+        "model_version_id": prediction.model_version_id,
+        "fallback_reason": prediction.fallback_reason,
+    }
+
+
+PREDICTION_COLUMNS = (
+    "line",
+    "text_a",
+    "text_b",
+    "probability",
+    "band",
+    "model",
+    "model_version_id",
+    "fallback_reason",
+)
+
+
+def _pairs_to_score(args: argparse.Namespace) -> list[tuple[int, str, str]]:
+    from fine_tuning_assets.decision_import import read_text_pairs
+
+    return read_text_pairs(
+        Path(args.file),
+        text_a_column=args.text_a_column,
+        text_b_column=args.text_b_column,
+        has_header=not args.no_header,
+        column_names=args.columns.split(",") if args.columns else None,
+        file_format=args.format,
+    )
+
+
+def _output_format(output: Path) -> str:
+    from fine_tuning_assets.decision_import import format_from_extension
+
+    if output.is_dir():
+        raise CliError(f"--output {output} is a folder; give a file name ending in .csv or .jsonl")
+    file_format = format_from_extension(output)
+    if file_format is None:
+        raise CliError(f"--output {output}: cannot tell the format from the extension; use .csv or .jsonl")
+    _check_writable(output, what="the predictions")
+    return file_format
+
+
+def _predict_file(predictor, pairs, *, args: argparse.Namespace, output_format: str | None) -> None:  # noqa: ANN001
+    from tqdm import tqdm
+
+    from fine_tuning_assets.artifacts import write_records_atomic
+
+    print(
+        f"scoring {len(pairs)} pairs from {args.file} with {predictor.model}"
+        + (f" (FALLBACK: {predictor.fallback_reason})" if predictor.fallback_reason else ""),
+        file=sys.stderr,
+    )
+    with tqdm(total=len(pairs), desc="scoring", unit="pair", file=sys.stderr) as bar:
+        predictions = predictor.predict(
+            [(a, b) for _, a, b in pairs], batch_size=args.batch_size, progress=bar.update
+        )
+    records = [
+        {"line": line, "text_a": a, "text_b": b, **_prediction_record(prediction)}
+        for (line, a, b), prediction in zip(pairs, predictions, strict=True)
+    ]
+    if args.output is None:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+        return
+    write_records_atomic(Path(args.output), records, columns=PREDICTION_COLUMNS, file_format=output_format)
+    bands = {
+        band: sum(p.band == band for p in predictions) for band in dict.fromkeys(p.band for p in predictions)
+    }
+    print(
+        f"wrote {len(records)} predictions to {args.output} ("
+        + ", ".join(f"{band}: {count}" for band, count in bands.items())
+        + ")",
+        file=sys.stderr,
+    )
 
 
 # -- parser ----------------------------------------------------------------------------------------------
@@ -451,12 +623,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="comma-separated recipes to try (default: bi-encoder,cross-encoder,stacker)",
         )
 
-    def add_pair_file_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file")
+    def add_pair_file_options(p: argparse.ArgumentParser, *, file_option: bool = False) -> None:
+        if file_option:
+            p.add_argument("--file", help="CSV or JSONL file of pairs to score; a label column is ignored")
+        else:
+            p.add_argument("file")
         p.add_argument("--format", choices=["csv", "jsonl"], help="file format (default: from the extension)")
         p.add_argument("--text-a-column", default="text_a")
         p.add_argument("--text-b-column", default="text_b")
         p.add_argument("--label-column", default="label")
+        p.add_argument(
+            "--decided-at-column",
+            default="decided_at",
+            help="column with each decision's ISO time, when the file has it (default: decided_at)",
+        )
         p.add_argument(
             "--positive", default="1", help="positive-label rule: 'score>=4', '>0.5', or values '1,yes'"
         )
@@ -529,13 +709,26 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("version_id", type=int)
     promote.add_argument("--reason", default="promoted by hand")
     promote.add_argument("--actor", default=os.environ.get("USER", "cli"))
-    rollback = model_commands.add_parser("rollback", help="re-activate the previous (or a given) version")
-    rollback.add_argument("--task", default="dedup")
+    rollback = model_commands.add_parser(
+        "rollback", help="roll back the active version: re-activate the previous (or a given) version"
+    )
+    rollback.add_argument(
+        "version_id",
+        type=int,
+        help="the active version to roll back; refused (nothing changes) if another version is active by then",
+    )
     rollback.add_argument(
         "--to", type=int, help="version id to re-activate (default: the previously active one)"
     )
     rollback.add_argument("--reason", required=True)
     rollback.add_argument("--actor", default=os.environ.get("USER", "cli"))
+    reap = model_commands.add_parser(
+        "reap",
+        help="settle what crashed runs left: mark versions stuck in training/evaluating and their dead "
+        "in-process Dagster runs failed, remove stale staging folders",
+    )
+    reap.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    reap.add_argument("--actor", default=os.environ.get("USER", "cli"))
     models.set_defaults(handler=cmd_models)
 
     evaluate = commands.add_parser("evaluate", help="evaluate models on an external labelled file")
@@ -557,15 +750,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_pairs.set_defaults(handler=cmd_evaluate_pairs)
 
-    predict = commands.add_parser("predict-merge", help="band and probability for two statements")
-    predict.add_argument("text_a")
-    predict.add_argument("text_b")
-    predict.add_argument("--json", action="store_true")
+    predict = commands.add_parser(
+        "predict-merge",
+        help="band and probability for two statements, or for every pair of a file (--file)",
+    )
+    predict.add_argument("text_a", nargs="?")
+    predict.add_argument("text_b", nargs="?")
+    predict.add_argument("--json", action="store_true", help="print one pair's answer as JSON")
+    predict.add_argument(
+        "--allow-fallback",
+        action="store_true",
+        help=f"exit 0 when no trained model can serve and the base model answers (default: exit {EXIT_FALLBACK})",
+    )
+    add_pair_file_options(predict, file_option=True)
+    predict.add_argument(
+        "--output",
+        help="with --file: write the predictions here (.csv or .jsonl; default: JSON Lines on stdout)",
+    )
+    predict.add_argument("--batch-size", type=int, default=256, help="pairs scored together (default 256)")
     predict.set_defaults(handler=cmd_predict_merge)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from fine_tuning_assets.artifacts import ArtifactError
     from fine_tuning_assets.base_model import ModelLoadError
     from fine_tuning_assets.database import DatabaseUnavailableError
@@ -585,10 +794,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         DatabaseUnavailableError,
         ModelLoadError,
         ArtifactError,
-        FileNotFoundError,
         ValueError,
     ) as error:
         print(f"fta: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as error:  # a file or folder that cannot be read or written: say which and why
+        where = f": {error.filename}" if error.filename else ""
+        print(f"fta: error: {error.strerror or error}{where}", file=sys.stderr)
+        return EXIT_ERROR
+    except (
+        SQLAlchemyError
+    ) as error:  # a database error no check above foresaw: the message, never a traceback
+        detail = getattr(error, "orig", None) or error
+        print(f"fta: error: the database refused the operation: {detail}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -6,6 +6,8 @@ Example:
     20
     >>> settings.database_url
     'sqlite:////tmp/fta/fta.sqlite'
+    >>> "pw" in repr(Settings.from_env({"FTA_DATABASE_URL": "postgresql://u:pw@db/fta"}))
+    False
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCHEDULE_MODES = ("weekly", "monthly", "manual")
+#: The environment variable holding the feedback store's and registry's database URL (it may hold a password).
+DATABASE_URL_VARIABLE = "FTA_DATABASE_URL"
 PROVIDERS = ("local",)
 
 
@@ -42,6 +46,34 @@ def _parse_int(name: str, raw: str, *, minimum: int) -> int:
     return value
 
 
+def home_from_env(env: Mapping[str, str]) -> Path:
+    """``FTA_HOME`` as an absolute path (default ``./.fta``); a path that exists must be a folder."""
+    raw = env.get("FTA_HOME", ".fta")
+    home = Path(raw).expanduser().resolve()
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(
+            f"FTA_HOME={raw!r} is a file, not a folder; FTA_HOME is the folder that holds the embedded "
+            "database (fta.sqlite) and the artifacts (artifacts/): point it at a folder"
+        )
+    return home
+
+
+def database_url_from_env(
+    home: str | Path, environ: Mapping[str, str] | None = None, *, variable: str = DATABASE_URL_VARIABLE
+) -> str:
+    """The database URL in ``variable`` (default ``FTA_DATABASE_URL``), else the SQLite file under ``home``.
+
+    The URL may hold a password: it is read from the environment where it is used and never written into
+    configuration, logs or run metadata (print it with :func:`fine_tuning_assets.database.redact_url`).
+
+    Example:
+        >>> database_url_from_env("/srv/fta", {})
+        'sqlite:////srv/fta/fta.sqlite'
+    """
+    env = os.environ if environ is None else environ
+    return env.get(variable) or f"sqlite:///{Path(home) / 'fta.sqlite'}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The project's environment configuration (see README, "Configuration")."""
@@ -59,6 +91,18 @@ class Settings:
     openai_base_url: str | None
     openai_finetune_model: str | None
 
+    def __repr__(self) -> str:
+        # The database URL may hold a password and the OpenAI key is a secret: neither is ever printed.
+        from fine_tuning_assets.database import redact_url
+
+        shown = {
+            name: redact_url(value)
+            if name == "database_url"
+            else ("***" if name == "openai_api_key" and value else value)
+            for name, value in self.__dict__.items()
+        }
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     @property
     def artifact_root(self) -> Path:
         return self.home / "artifacts"
@@ -66,8 +110,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("FTA_HOME", ".fta")).expanduser().resolve()
-        database_url = env.get("FTA_DATABASE_URL") or f"sqlite:///{home / 'fta.sqlite'}"
+        home = home_from_env(env)
+        database_url = database_url_from_env(home, env)
         schedule = env.get("FINETUNE_SCHEDULE", "weekly").strip().lower()
         if schedule not in SCHEDULE_MODES:
             raise ConfigurationError(

@@ -13,13 +13,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import NoSuchModuleError, OperationalError
 
 metadata = sa.MetaData()
 
@@ -91,6 +94,11 @@ model_versions = sa.Table(
     sa.Column("evaluation", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # The owner of a version in flight (training, evaluating): the Dagster run and the process that
+    # registered it, so a version whose owner died can be told from one still being worked on (migration 2).
+    sa.Column("owner_run_id", sa.String(64), nullable=True),
+    sa.Column("owner_host", sa.String(255), nullable=True),
+    sa.Column("owner_pid", sa.Integer, nullable=True),
     sa.UniqueConstraint("task", "version", name="uq_model_versions_task_version"),
     sa.CheckConstraint(
         "state IN ('training', 'evaluating', 'staged', 'active', 'deprecated', 'failed')",
@@ -134,6 +142,14 @@ class DatabaseUnavailableError(RuntimeError):
     """The configured database cannot be reached or opened."""
 
 
+class DatabaseURLError(DatabaseUnavailableError):
+    """The database URL is malformed or names a database or driver the project cannot use."""
+
+
+class DatabaseReadOnlyError(DatabaseUnavailableError):
+    """The database (or the folder of a SQLite file) cannot be written."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -146,20 +162,110 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password hidden, safe to print."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password hidden, safe to print (also when it is not a URL SQLAlchemy can parse).
+
+    Example:
+        >>> redact_url("postgresql+psycopg2://fta:s3cret@db:5432/fta")
+        'postgresql+psycopg2://fta:***@db:5432/fta'
+        >>> redact_url("postgresql://fta:s3cret@db:port/fta")
+        'postgresql://fta:***@db:port/fta'
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not parseable: hide whatever stands between "user:" and the last "@"
+        return re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
+
+
+def text_problems(table: sa.Table, values: Mapping[str, Any], *, what: str) -> list[str]:
+    """What the two databases would not store alike in a row of ``table``: a NUL character (PostgreSQL
+    refuses one, SQLite would keep it) or a string longer than its column (PostgreSQL refuses it, SQLite
+    would store it whole). Checked before writing, so both backends refuse the same rows, with one message.
+
+    Example:
+        >>> text_problems(merge_clusters, {"reviewer": "x" * 201}, what="cluster 'c1'")
+        ["cluster 'c1': reviewer is longer than 200 characters (201)"]
+    """
+    problems = []
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            problems.append(
+                f"{what}: {name} contains a NUL character (\\x00), which the database cannot store"
+            )
+        length = getattr(table.c[name].type, "length", None)
+        if length is not None and len(value) > length:
+            problems.append(f"{what}: {name} is longer than {length} characters ({len(value)})")
+    return problems
+
+
+#: The databases the project runs on, by SQLAlchemy backend name.
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_URL_EXAMPLES = "sqlite:////path/to/fta.sqlite or postgresql+psycopg2://user:password@host:5432/dbname"
+
+
+def _parse_database_url(url: str):  # -> sqlalchemy URL
+    """The parsed URL of a supported database; :class:`DatabaseURLError` (password hidden) otherwise."""
+    try:
+        parsed = make_url(url)
+    except Exception as error:  # ArgumentError, or ValueError for e.g. a port that is not a number
+        raise DatabaseURLError(
+            f"the database URL {redact_url(url)!r} cannot be parsed ({error}); use {_URL_EXAMPLES}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        raise DatabaseURLError(
+            f"the database URL {redact_url(url)!r} starts with postgres://; SQLAlchemy names PostgreSQL "
+            "postgresql:// (postgresql+psycopg2://user:password@host:5432/dbname)"
+        )
+    if backend not in SUPPORTED_BACKENDS:
+        raise DatabaseURLError(
+            f"the database URL {redact_url(url)!r} names {backend!r}, which fine_tuning_assets does not "
+            f"support; it runs on SQLite or PostgreSQL: {_URL_EXAMPLES}"
+        )
+    return parsed
+
+
+def _prepare_sqlite_folder(url: str, database: str) -> None:
+    """Create the SQLite file's folder; refuse clearly when the file cannot be created or written there."""
+    file = Path(database)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUnavailableError(
+            f"cannot create the folder of the database {redact_url(url)}: {error.strerror} "
+            f"({error.filename or file.parent})"
+        ) from None
+    if not file.exists() and not os.access(file.parent, os.W_OK):
+        raise DatabaseReadOnlyError(
+            f"cannot create the database {redact_url(url)}: the folder {file.parent} is not writable "
+            "(read-only file system or no permission); set FTA_HOME (or FTA_DATABASE_URL) to a writable place"
+        )
 
 
 def connect(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their folder created, foreign keys and a busy timeout.
 
-    Raises :class:`DatabaseUnavailableError` naming the (password-redacted) URL when it cannot connect.
+    Raises :class:`DatabaseURLError` for a URL that is malformed or names a database other than SQLite or
+    PostgreSQL, :class:`DatabaseReadOnlyError` when a SQLite database cannot be written (also later, on
+    the first write), and :class:`DatabaseUnavailableError` when it cannot connect; every message names the
+    URL with its password hidden.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+    parsed = _parse_database_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                _prepare_sqlite_folder(url, parsed.database)
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as error:  # a driver that is not installed
+        raise DatabaseURLError(
+            f"cannot use the database URL {redact_url(url)!r}: {error}; the installed drivers are SQLite's "
+            "and psycopg2 (postgresql+psycopg2://…)"
+        ) from None
+
+    if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -175,8 +281,15 @@ def connect(url: str) -> Engine:
             # failing half-way with "database is locked" when the second one tries to write.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        @sa.event.listens_for(engine, "handle_error")
+        def _sqlite_read_only(context) -> None:  # type: ignore[no-untyped-def]
+            # SQLite says "attempt to write a readonly database"; say which database and what to do.
+            if "readonly database" in str(context.original_exception):
+                raise DatabaseReadOnlyError(
+                    f"the database {redact_url(url)} is read-only ({context.original_exception}): its file "
+                    "or its folder cannot be written; set FTA_HOME (or FTA_DATABASE_URL) to a writable place"
+                ) from context.sqlalchemy_exception
+
     try:
         with engine.connect():
             pass
@@ -202,9 +315,20 @@ def _migration_1_initial_schema(connection: Connection) -> None:
     )
 
 
+def _migration_2_model_version_owner(connection: Connection) -> None:
+    # Migration 1 creates the tables from the current definitions, so a database created since already has
+    # these columns; one created before gets them here.
+    present = {column["name"] for column in sa.inspect(connection).get_columns(model_versions.name)}
+    for column in (model_versions.c.owner_run_id, model_versions.c.owner_host, model_versions.c.owner_pid):
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(sa.text(f"ALTER TABLE {model_versions.name} ADD COLUMN {column.name} {kind}"))
+
+
 #: Ordered migrations: (version, description, function). Append; never edit an applied one.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "feedback store and model registry", _migration_1_initial_schema),
+    (2, "model versions record their owner (Dagster run, host, process)", _migration_2_model_version_owner),
 )
 
 

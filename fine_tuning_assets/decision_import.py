@@ -49,10 +49,12 @@ from typing import Any
 from fine_tuning_assets.decisions import (
     CLUSTER_STATUSES,
     DECIDED_STATUSES,
+    MAX_LISTED_PROBLEMS,
     ClusterMember,
     DecisionBatch,
     Insight,
     MergeCluster,
+    list_problems,
 )
 
 __all__ = [
@@ -62,10 +64,12 @@ __all__ = [
     "DecisionImportError",
     "RowError",
     "detect_file_format",
+    "format_from_extension",
     "parse_cluster_rows",
     "parse_labelled_pairs",
     "parse_positive_rule",
     "read_records",
+    "read_text_pairs",
 ]
 
 #: The formats :func:`read_records` reads.
@@ -74,7 +78,7 @@ _EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".js
 _FORMAT_ALIASES = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 
 #: :class:`DecisionImportError` prints at most this many problems (and says how many more there are).
-MAX_LISTED_ERRORS = 50
+MAX_LISTED_ERRORS = MAX_LISTED_PROBLEMS
 
 #: The columns of cluster-shaped rows that are not metadata.
 CLUSTER_COLUMNS: tuple[str, ...] = (
@@ -135,16 +139,13 @@ class DecisionImportError(ValueError):
         name = str(self.path)
         listed = [
             f"{name}:{error.line}: {error.message}" if error.line else f"{name}: {error.message}"
-            for error in self.errors[:MAX_LISTED_ERRORS]
+            for error in self.errors
         ]
         if len(self.errors) == 1:
             return listed[0]
         bad_lines = len({error.line for error in self.errors})
         head = f"{name}: {len(self.errors)} problems on {bad_lines} line(s); nothing was imported"
-        text = "\n".join([head, *(f"  {line}" for line in listed)])
-        if len(self.errors) > MAX_LISTED_ERRORS:
-            text += f"\n  ... and {len(self.errors) - MAX_LISTED_ERRORS} more"
-        return text
+        return f"{head}\n{list_problems(listed)}"
 
 
 def _unique(errors: Sequence[RowError]) -> list[RowError]:
@@ -152,18 +153,25 @@ def _unique(errors: Sequence[RowError]) -> list[RowError]:
 
 
 # -- reading rows -------------------------------------------------------------------------------------------
+def format_from_extension(path: str | os.PathLike[str]) -> str | None:
+    """``"csv"`` for ``.csv``, ``"jsonl"`` for ``.jsonl``, ``.ndjson`` and ``.json``, else None."""
+    return _EXTENSION_FORMATS.get(Path(path).suffix.lower())
+
+
 def detect_file_format(path: str | os.PathLike[str], file_format: str | None = None) -> str:
     """``"csv"`` or ``"jsonl"``: ``file_format`` when given (aliases ``json``, ``ndjson``), else by extension.
 
-    Raises ValueError for an unknown ``file_format`` and :class:`DecisionImportError` for a file whose
-    extension says nothing.
+    Raises ValueError for an unknown ``file_format`` and :class:`DecisionImportError` for a folder or a file
+    whose extension says nothing.
     """
+    if Path(path).is_dir():
+        raise DecisionImportError(path, [RowError(0, "is a folder, not a file; give a CSV or JSONL file")])
     if file_format is not None:
         resolved = _FORMAT_ALIASES.get(file_format.strip().lower())
         if resolved is None:
             raise ValueError(f"unknown file_format {file_format!r}; use one of {', '.join(FILE_FORMATS)}")
         return resolved
-    resolved = _EXTENSION_FORMATS.get(Path(path).suffix.lower())
+    resolved = format_from_extension(path)
     if resolved is None:
         raise DecisionImportError(
             path,
@@ -194,8 +202,10 @@ def read_records(
     an object with a repeated key, is an error.
 
     The whole file is read and checked before the first row is returned, so every structural problem
-    (not UTF-8, malformed CSV quoting, invalid JSON, wrong field counts, no rows at all) is raised here,
-    all in one :class:`DecisionImportError`. Bad arguments raise ValueError; a missing file raises OSError.
+    (not UTF-8, malformed CSV quoting, invalid JSON, wrong field counts, a NUL character in a value, no rows
+    at all) is raised here, all in one :class:`DecisionImportError`. A NUL character is refused because
+    PostgreSQL cannot store one (SQLite could): both databases then get the same rows. Bad arguments raise
+    ValueError; a missing file raises OSError.
     """
     fmt = detect_file_format(path, file_format)
     if column_names is not None:
@@ -214,12 +224,30 @@ def read_records(
     else:
         records, errors = _jsonl_records(text)
         header_only = False
+    errors += [
+        RowError(line, f"{name} contains a NUL character (\\x00), which the database cannot store")
+        for line, record in records
+        for name in _fields_with_nul(record)
+    ]
     if errors:
         raise DecisionImportError(path, errors)
     if not records:
         detail = " (only a header line)" if header_only else ""
         raise DecisionImportError(path, [RowError(0, f"contains no rows{detail}")])
     return iter(records)
+
+
+def _fields_with_nul(value: Any, name: str = "") -> Iterator[str]:
+    """The names (``column`` or ``members[2].statement``) of the strings in a record that hold a NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield name or "a value"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _fields_with_nul(item, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            yield from _fields_with_nul(item, f"{name}[{index}]")
 
 
 def _read_utf8(path: str | os.PathLike[str]) -> str:
@@ -916,8 +944,8 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+def _digest(text: str, length: int = 12) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
 
 
 def _label_text(value: Any) -> str:
@@ -930,12 +958,29 @@ def _label_text(value: Any) -> str:
     raise _Bad(f"label must be a string or a number, got {_json_type(value)}")
 
 
+def _pair_texts(
+    line: int, record: dict[str, Any], columns: Sequence[str], errors: list[RowError]
+) -> list[str]:
+    """The non-empty string texts of a row's two text columns (as they are); a row error for each bad one."""
+    texts = []
+    for column in columns:
+        value = record.get(column)
+        if not isinstance(value, str | None):
+            errors.append(RowError(line, f"{column} must be a string, got {_json_type(value)}"))
+        elif _missing(value):
+            errors.append(RowError(line, f"{column} is empty"))
+        else:
+            texts.append(value)
+    return texts
+
+
 def parse_labelled_pairs(
     path: str | os.PathLike[str],
     *,
     text_a_column: str = "text_a",
     text_b_column: str = "text_b",
     label_column: str = "label",
+    decided_at_column: str = "decided_at",
     positive: str = "1",
     negative: str | None = None,
     has_header: bool = True,
@@ -953,50 +998,57 @@ def parse_labelled_pairs(
     file pass ``has_header=False, column_names=[...]``, e.g. STS-B:
     ``column_names=["text_a", "text_b", "label"], positive="score>=4"``. Extra columns are ignored.
 
-    Ids are deterministic: an insight is ``f"{id_prefix}-{sha1(normalised text)[:12]}"`` where the
-    normalised text is ``" ".join(text.split())`` (also the stored statement), so a sentence that occurs in
-    several rows is one insight; a cluster is ``id_prefix`` plus the first 12 hex digits of the sha1 of the
-    normalised texts, the label and the line number, so importing the same file twice names the same
-    clusters (which the feedback store then refuses as already imported). All clusters get ``reviewer``
-    and ``decided_at``, which defaults to the file's modification time in UTC (a naive datetime is taken
-    as UTC).
+    All clusters get ``reviewer``. Their decision time is the row's ``decided_at_column`` when the file has
+    that column and the row a value (ISO 8601), else ``decided_at`` when given, else the file's
+    modification time in UTC (a naive datetime is taken as UTC).
 
-    Row errors: an empty text, a missing label, a label the rule cannot classify. A row whose two texts are
-    the same statement (after normalisation) is valid but holds no pair to learn from: it is left out and
-    listed in ``DecisionBatch.skipped``. Missing columns are one error. Bad arguments (including a bad rule) raise
-    ValueError before the file is read; a bad file raises :class:`DecisionImportError` listing every
-    problem.
+    Ids come from content, never from a row's position, so a file re-exported in another order, with rows
+    added, or as JSON Lines instead of CSV names the same decisions the same way: an insight is
+    ``f"{id_prefix}-{sha1(normalised text)[:12]}"`` where the normalised text is ``" ".join(text.split())``
+    (also the stored statement), so a sentence that occurs in several rows is one insight; a cluster is
+    ``id_prefix`` plus 16 hex digits of the sha1 of what identifies the decision: the two normalised
+    texts in either order, the decision the label maps to (merge or not), the reviewer, and the decision
+    time only when the row or the caller gives one (the file's modification time changes with every
+    export, so it is stored but is not part of the identity). The batch says so (``ids_from_content``):
+    the feedback store then treats a stored id as the same decision, already present. A row that repeats
+    the decision of an earlier row is stored once and listed in ``DecisionBatch.duplicates``.
+
+    Row errors: an empty text, a missing label, a label the rule cannot classify, a decision time that is
+    not ISO 8601. A row whose two texts are the same statement (after normalisation) is valid but holds no
+    pair to learn from: it is left out and listed in ``DecisionBatch.skipped``. Missing columns are one
+    error. Bad arguments (including a bad rule) raise ValueError before the file is read; a bad file raises
+    :class:`DecisionImportError` listing every problem.
     """
     is_positive = parse_positive_rule(positive, negative)
-    columns = (text_a_column, text_b_column, label_column)
-    if len(set(columns)) != 3:
-        raise ValueError(f"text_a_column, text_b_column and label_column must differ, got {columns}")
+    columns = (text_a_column, text_b_column, label_column, decided_at_column)
+    if len(set(columns)) != 4:
+        raise ValueError(
+            f"text_a_column, text_b_column, label_column and decided_at_column must differ, got {columns}"
+        )
     reviewer = reviewer.strip() if isinstance(reviewer, str) else ""
-    if not reviewer or len(reviewer) > _MAX_REVIEWER_LENGTH:
-        raise ValueError(f"reviewer must be a non-empty name of at most {_MAX_REVIEWER_LENGTH} characters")
-    if not id_prefix or id_prefix != id_prefix.strip() or len(id_prefix) > _MAX_ID_LENGTH - 13:
+    if not reviewer or len(reviewer) > _MAX_REVIEWER_LENGTH or "\x00" in reviewer:
+        raise ValueError(
+            f"reviewer must be a non-empty name of at most {_MAX_REVIEWER_LENGTH} characters "
+            f"(got {len(reviewer)} characters)"
+        )
+    if not id_prefix or id_prefix != id_prefix.strip() or len(id_prefix) > _MAX_ID_LENGTH - 17:
         raise ValueError(f"id_prefix {id_prefix!r} must be non-empty, without surrounding whitespace")
     fmt = detect_file_format(path, file_format)
     records = list(read_records(path, file_format=fmt, has_header=has_header, column_names=column_names))
-    missing = _missing_columns(fmt, records, columns, has_header=has_header)
+    missing = _missing_columns(fmt, records, columns[:3], has_header=has_header)
     if missing is not None:
         raise DecisionImportError(path, [missing])
-    when = _utc(decided_at) if decided_at is not None else _file_time(path)
+    given = _utc(decided_at) if decided_at is not None else None
+    file_time = _file_time(path)
 
     errors: list[RowError] = []
     skipped: list[str] = []
+    duplicates: list[str] = []
+    first_line: dict[str, int] = {}
     insights: dict[str, Insight] = {}
     clusters: list[MergeCluster] = []
     for line, record in records:
-        texts: list[str] = []
-        for column in (text_a_column, text_b_column):
-            value = record.get(column)
-            if not isinstance(value, str | None):
-                errors.append(RowError(line, f"{column} must be a string, got {_json_type(value)}"))
-            elif _missing(value):
-                errors.append(RowError(line, f"{column} is empty"))
-            else:
-                texts.append(_normalise(value))
+        texts = [_normalise(text) for text in _pair_texts(line, record, columns[:2], errors)]
         identical = len(texts) == 2 and texts[0] == texts[1]
         label_value = record.get(label_column)
         label: str | None = None
@@ -1009,6 +1061,13 @@ def parse_labelled_pairs(
                 approved = is_positive(label)
             except (_Bad, ValueError) as exc:
                 errors.append(RowError(line, str(exc)))
+        row_time = given
+        if not _missing(record.get(decided_at_column)):
+            try:
+                row_time = _timestamp(record[decided_at_column], decided_at_column)
+            except _Bad as exc:
+                errors.append(RowError(line, str(exc)))
+                continue
         if len(texts) != 2 or label is None or approved is None:
             continue
         if identical:
@@ -1017,24 +1076,77 @@ def parse_labelled_pairs(
                 f"{path}:{line}: {text_a_column} and {text_b_column} are the same text; not imported"
             )
             continue
+        status = "approved" if approved else "rejected"
+        identity = [*sorted(texts), status, reviewer, row_time.isoformat() if row_time else ""]
+        cluster_id = f"{id_prefix}-{_digest(chr(31).join(identity), 16)}"
+        if cluster_id in first_line:
+            duplicates.append(
+                f"{path}:{line}: the same decision as line {first_line[cluster_id]}; stored once"
+            )
+            continue
+        first_line[cluster_id] = line
         member_ids = []
         for text in texts:
             insight_id = f"{id_prefix}-{_digest(text)}"
             insights.setdefault(insight_id, Insight(id=insight_id, statement=text))
             member_ids.append(insight_id)
-        cluster_id = f"{id_prefix}-{_digest(chr(31).join([*texts, label, str(line)]))}"
         clusters.append(
             MergeCluster(
                 id=cluster_id,
-                status="approved" if approved else "rejected",
+                status=status,
                 reviewer=reviewer,
-                decided_at=when,
+                decided_at=row_time or file_time,
                 members=tuple(ClusterMember(member_id, None, approved) for member_id in member_ids),
             )
         )
     if errors:
         raise DecisionImportError(path, errors)
-    return DecisionBatch(insights=tuple(insights.values()), clusters=tuple(clusters), skipped=tuple(skipped))
+    return DecisionBatch(
+        insights=tuple(insights.values()),
+        clusters=tuple(clusters),
+        skipped=tuple(skipped),
+        duplicates=tuple(duplicates),
+        ids_from_content=True,
+    )
+
+
+def read_text_pairs(
+    path: str | os.PathLike[str],
+    *,
+    text_a_column: str = "text_a",
+    text_b_column: str = "text_b",
+    has_header: bool = True,
+    column_names: Sequence[str] | None = None,
+    file_format: str | None = None,
+) -> list[tuple[int, str, str]]:
+    """The pairs of a file to score, as ``(line, text_a, text_b)``: the file and columns of
+    :func:`parse_labelled_pairs` (a label column may be there and is ignored). Texts are returned as they
+    are in the file. All or nothing: an empty or non-string text anywhere raises
+    :class:`DecisionImportError` listing every bad line.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "pairs.csv"
+        >>> _ = path.write_text("text_a,text_b\\nA cat sits.,A cat is sitting.\\n")
+        >>> read_text_pairs(path)
+        [(2, 'A cat sits.', 'A cat is sitting.')]
+    """
+    if text_a_column == text_b_column:
+        raise ValueError(f"text_a_column and text_b_column must differ, got {text_a_column!r} twice")
+    fmt = detect_file_format(path, file_format)
+    records = list(read_records(path, file_format=fmt, has_header=has_header, column_names=column_names))
+    missing = _missing_columns(fmt, records, (text_a_column, text_b_column), has_header=has_header)
+    if missing is not None:
+        raise DecisionImportError(path, [missing])
+    errors: list[RowError] = []
+    pairs: list[tuple[int, str, str]] = []
+    for line, record in records:
+        texts = _pair_texts(line, record, (text_a_column, text_b_column), errors)
+        if len(texts) == 2:
+            pairs.append((line, texts[0], texts[1]))
+    if errors:
+        raise DecisionImportError(path, errors)
+    return pairs
 
 
 def _file_time(path: str | os.PathLike[str]) -> datetime:

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -26,6 +27,22 @@ DECIDED_STATUSES: tuple[str, ...] = ("approved", "rejected")
 
 #: Insight metadata fields with their own columns in the feedback store.
 INSIGHT_METADATA_FIELDS: tuple[str, ...] = ("confidence", "evidence_type", "source")
+
+#: A refused import lists at most this many problems, then says how many more there are.
+MAX_LISTED_PROBLEMS = 50
+
+
+def list_problems(problems: Sequence[str], *, indent: str = "  ") -> str:
+    """The first :data:`MAX_LISTED_PROBLEMS` problems, one per line, and the count of the rest.
+
+    Example:
+        >>> list_problems([f"line {n}: empty" for n in range(1, 53)]).splitlines()[-1]
+        '  ... and 2 more'
+    """
+    lines = [f"{indent}{problem}" for problem in problems[:MAX_LISTED_PROBLEMS]]
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        lines.append(f"{indent}... and {len(problems) - MAX_LISTED_PROBLEMS} more")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -70,9 +87,17 @@ class DecisionBatch:
     """Insights and clusters that are written to the feedback store together (all or nothing).
 
     ``skipped`` lists input rows that were valid but carry no decision to store, each as
-    ``"file:line: why"`` (e.g. a labelled pair whose two texts are the same statement).
+    ``"file:line: why"`` (e.g. a labelled pair whose two texts are the same statement); ``duplicates``
+    lists rows that repeat a decision already on an earlier line of the same file (stored once).
+
+    ``ids_from_content``: the cluster ids are derived from what identifies each decision (labelled pairs:
+    the two statements, the label, the reviewer and the decision time when the file gives one), so a
+    cluster whose id is already stored is the same decision, already present. Otherwise (cluster-shaped
+    files name their own ids) a stored id is already present only when everything about it is identical.
     """
 
     insights: tuple[Insight, ...]
     clusters: tuple[MergeCluster, ...]
     skipped: tuple[str, ...] = ()
+    duplicates: tuple[str, ...] = ()
+    ids_from_content: bool = False

@@ -23,6 +23,7 @@ from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.fine_tuning import ProgressFn
 from fine_tuning_assets.pair_model import PairModel
 from fine_tuning_assets.pair_scoring import BaseCosineScorer
+from fine_tuning_assets.processes import RunOwner
 from fine_tuning_assets.recipe_search import RecipeSearchConfig, search_recipes
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
 from fine_tuning_assets.training_set import (
@@ -70,9 +71,11 @@ def train_dedup_candidate(
     base_model: str | None,
     actor: str,
     progress: ProgressFn | None = None,
+    owner: RunOwner | None = None,
 ) -> ModelVersion:
-    """Register a version (``training``), run the recipe search, save the model with a manifest, and
-    move it to ``evaluating``; on any error the version is marked ``failed`` with the error as the reason."""
+    """Register a version (``training``, owned by ``owner``: the run and this process), run the recipe
+    search, save the model with a manifest, and move it to ``evaluating``; on any error the version is marked
+    ``failed`` with the error as the reason (a crash that kills the process is settled by the reaper)."""
     base_name = base_model or BUNDLED_BASE_MODEL
     version = registry.register(
         task=TASK,
@@ -82,6 +85,7 @@ def train_dedup_candidate(
         config=config.to_dict(),
         actor=actor,
         reason=f"fine-tuning on training set {training_set.version}",
+        owner=owner,
     )
     try:
         result_holder: dict[str, Any] = {}

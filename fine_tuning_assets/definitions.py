@@ -26,8 +26,10 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=schedules,
         sensors=sensors,
         resources={
-            "feedback_store": FeedbackStoreResource(database_url=settings.database_url),
-            "model_registry": ModelRegistryResource(database_url=settings.database_url),
+            # The database URL (it may hold a password) is read from FTA_DATABASE_URL at run time, never
+            # passed as config: only the FTA_HOME folder (the SQLite default) is.
+            "feedback_store": FeedbackStoreResource(home=str(settings.home)),
+            "model_registry": ModelRegistryResource(home=str(settings.home)),
             "artifact_store": ArtifactStoreResource(root=str(settings.artifact_root)),
             "finetuning": FineTuningSettingsResource(
                 enabled=settings.finetune_enabled,

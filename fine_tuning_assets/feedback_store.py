@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ from fine_tuning_assets.database import (
     insights,
     merge_cluster_members,
     merge_clusters,
+    text_problems,
     utcnow,
 )
 from fine_tuning_assets.decisions import (
@@ -44,6 +45,7 @@ from fine_tuning_assets.decisions import (
     DecisionBatch,
     Insight,
     MergeCluster,
+    list_problems,
 )
 
 #: Ids per ``IN (...)`` query, well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -63,11 +65,23 @@ class FeedbackStoreError(ValueError):
 
 @dataclass(frozen=True)
 class ImportSummary:
-    batch_id: int
+    """What :meth:`FeedbackStore.add_decisions` did with a batch.
+
+    ``cluster_count`` / ``decided_cluster_count`` count the batch; ``new_cluster_count`` the clusters it
+    stored; ``already_present`` names the batch's clusters the store already held (not written again);
+    ``changed`` names the stored new clusters that decide a set of insights the same reviewer had decided
+    otherwise before (a new decision; the training set resolves such conflicts by the latest).
+    ``batch_id`` is None when the batch held nothing new and nothing was written.
+    """
+
+    batch_id: int | None
     insight_count: int
     new_insight_count: int
     cluster_count: int
     decided_cluster_count: int
+    new_cluster_count: int = 0
+    already_present: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,51 @@ def _validate_cluster(cluster: MergeCluster) -> list[str]:
     return problems
 
 
+def _text_problems(batch: DecisionBatch) -> list[str]:
+    """Values neither database may store differently: NUL characters and strings longer than their column."""
+    problems: list[str] = []
+    for insight in batch.insights:
+        known = {key: insight.metadata.get(key) for key in INSIGHT_METADATA_FIELDS}
+        problems += text_problems(
+            insights,
+            {"id": insight.id, "statement": insight.statement, **known},
+            what=f"insight {insight.id!r}",
+        )
+    for cluster in batch.clusters:
+        problems += text_problems(
+            merge_clusters, {"id": cluster.id, "reviewer": cluster.reviewer}, what=f"cluster {cluster.id!r}"
+        )
+    return problems
+
+
+def _outcome(cluster: MergeCluster) -> tuple[str, frozenset[str]]:
+    return cluster.status, frozenset(m.insight_id for m in cluster.members if m.selected)
+
+
+def _differences(stored: MergeCluster, new: MergeCluster) -> list[str]:
+    """How a cluster in a batch differs from the stored cluster with its id ([] when it is the same).
+
+    A pending cluster in the batch matches a stored cluster with the same members that was decided since:
+    the store knows more about it, it is the same cluster."""
+    stored_members = {m.insight_id: (m.similarity, m.selected) for m in stored.members}
+    new_members = {m.insight_id: (m.similarity, m.selected) for m in new.members}
+    if new.status == "pending" and stored.is_decided:
+        same = {i: s for i, (s, _) in stored_members.items()} == {i: s for i, (s, _) in new_members.items()}
+        return [] if same else ["its members"]
+    differences = [
+        f"{name} {before!r} in the store, {after!r} here"
+        for name, before, after in (
+            ("status", stored.status, new.status),
+            ("reviewer", stored.reviewer, new.reviewer),
+            ("decided_at", as_utc(stored.decided_at), as_utc(new.decided_at)),
+        )
+        if before != after
+    ]
+    if stored_members != new_members:
+        differences.append("its members, their similarity or their selection")
+    return differences
+
+
 def _serialize_feedback_writes(connection: Connection) -> datetime:
     """Take the feedback store's write lock and return the time to record.
 
@@ -137,11 +196,17 @@ class FeedbackStore:
 
     # -- writes -------------------------------------------------------------------------------------
     def add_decisions(self, batch: DecisionBatch, *, kind: str, source: str) -> ImportSummary:
-        """Write a batch of insights and clusters in one transaction.
+        """Write the new insights and clusters of a batch in one transaction; returns what it did.
 
-        Raises :class:`FeedbackStoreError` listing every problem (an insight id that already exists with
-        another statement, a cluster id already in the store, a member naming an unknown insight, an
-        invalid cluster); nothing is written then.
+        Importing the same decisions again changes nothing: a cluster whose id is already stored is
+        *already present* and skipped, when it is the same cluster (``batch.ids_from_content``: the id says
+        so; otherwise its status, reviewer, decided_at, members and selection must all be the same). A new
+        decided cluster whose members the same reviewer had decided otherwise is stored and reported as
+        *changed*. When nothing is new, nothing is written (no import batch either).
+
+        Raises :class:`FeedbackStoreError` listing the problems (an insight id that already exists with
+        another statement, a stored cluster id with other content, a member naming an unknown insight, an
+        invalid cluster, a NUL character or a value longer than its column); nothing is written then.
         """
         if not batch.clusters and not batch.insights:
             raise FeedbackStoreError(f"{source}: nothing to import (no insights and no clusters)")
@@ -159,6 +224,7 @@ class FeedbackStore:
             problems.append("the batch names the same cluster id twice")
         for cluster in batch.clusters:
             problems.extend(_validate_cluster(cluster))
+        problems.extend(_text_problems(batch))
 
         with self.engine.begin() as connection:
             now = _serialize_feedback_writes(connection)
@@ -168,26 +234,51 @@ class FeedbackStore:
                     problems.append(
                         f"insight {insight_id!r} already exists in the store with another statement"
                     )
-            referenced = {m.insight_id for c in batch.clusters for m in c.members}
+            stored = self._load_clusters(connection, cluster_ids)
+            already_present: list[str] = []
+            for cluster in batch.clusters:
+                if cluster.id not in stored:
+                    continue
+                differences = [] if batch.ids_from_content else _differences(stored[cluster.id], cluster)
+                if differences:
+                    problems.append(
+                        f"cluster {cluster.id!r} already exists in the store with other content "
+                        f"({'; '.join(differences)})"
+                    )
+                else:
+                    already_present.append(cluster.id)
+            new_clusters = [c for c in batch.clusters if c.id not in stored]
+            referenced = {m.insight_id for c in new_clusters for m in c.members}
             unknown = (
                 referenced
                 - set(batch_insights)
                 - set(self._existing_insights(connection, referenced - set(batch_insights)))
             )
             problems.extend(f"a cluster member names unknown insight {i!r}" for i in sorted(unknown))
-            taken = self._existing_cluster_ids(connection, cluster_ids)
-            problems.extend(f"cluster {c!r} already exists in the store" for c in sorted(taken))
             if problems:
                 raise FeedbackStoreError(
-                    f"{source}: {len(problems)} problem(s), nothing was written:\n  " + "\n  ".join(problems)
+                    f"{source}: {len(problems)} problem(s), nothing was written:\n" + list_problems(problems)
                 )
             new_insights = [i for i in batch_insights.values() if i.id not in existing]
+            changed = self._redecided(connection, new_clusters)
+            summary = ImportSummary(
+                batch_id=None,
+                insight_count=len(batch_insights),
+                new_insight_count=len(new_insights),
+                cluster_count=len(batch.clusters),
+                decided_cluster_count=sum(c.is_decided for c in batch.clusters),
+                new_cluster_count=len(new_clusters),
+                already_present=tuple(already_present),
+                changed=tuple(changed),
+            )
+            if not new_clusters and not new_insights:
+                return summary
             batch_id = connection.execute(
                 import_batches.insert().values(
                     kind=kind,
                     source=source,
                     insight_count=len(new_insights),
-                    cluster_count=len(batch.clusters),
+                    cluster_count=len(new_clusters),
                     imported_at=now,
                 )
             ).inserted_primary_key[0]
@@ -195,7 +286,7 @@ class FeedbackStore:
                 connection.execute(
                     insights.insert(), [_insight_row(i, batch_id=batch_id, now=now) for i in new_insights]
                 )
-            if batch.clusters:
+            if new_clusters:
                 connection.execute(
                     merge_clusters.insert(),
                     [
@@ -208,7 +299,7 @@ class FeedbackStore:
                             "created_at": now,
                             "recorded_at": now,
                         }
-                        for c in batch.clusters
+                        for c in new_clusters
                     ],
                 )
                 connection.execute(
@@ -220,17 +311,11 @@ class FeedbackStore:
                             "similarity": m.similarity,
                             "selected": m.selected,
                         }
-                        for c in batch.clusters
+                        for c in new_clusters
                         for m in c.members
                     ],
                 )
-        return ImportSummary(
-            batch_id=batch_id,
-            insight_count=len(batch_insights),
-            new_insight_count=len(new_insights),
-            cluster_count=len(batch.clusters),
-            decided_cluster_count=sum(c.is_decided for c in batch.clusters),
-        )
+        return replace(summary, batch_id=batch_id)
 
     def record_decision(
         self,
@@ -249,6 +334,9 @@ class FeedbackStore:
             raise FeedbackStoreError(f"a decision is 'approved' or 'rejected', not {status!r}")
         if not reviewer.strip():
             raise FeedbackStoreError("a decision needs the reviewer's name")
+        problems = text_problems(merge_clusters, {"reviewer": reviewer}, what=f"cluster {cluster_id!r}")
+        if problems:
+            raise FeedbackStoreError("; ".join(problems))
         decided_at = as_utc(decided_at) or utcnow()
         with self.engine.begin() as connection:
             now = _serialize_feedback_writes(connection)
@@ -369,16 +457,33 @@ class FeedbackStore:
             found.update({row.id: row.statement for row in rows})
         return found
 
-    @staticmethod
-    def _existing_cluster_ids(connection: Connection, ids: Sequence[str]) -> set[str]:
-        taken: set[str] = set()
-        for chunk in _in_chunks(ids):
-            taken.update(
+    def _redecided(self, connection: Connection, clusters: Sequence[MergeCluster]) -> list[str]:
+        """The ids of the decided ``clusters`` whose exact set of members the same reviewer last decided
+        otherwise (another status or another selection) in a cluster already stored."""
+        decided = [c for c in clusters if c.is_decided]
+        member_ids = sorted({m.insight_id for c in decided for m in c.members})
+        candidates: set[str] = set()
+        for chunk in _in_chunks(member_ids):
+            candidates.update(
                 connection.execute(
-                    sa.select(merge_clusters.c.id).where(merge_clusters.c.id.in_(chunk))
+                    sa.select(merge_cluster_members.c.cluster_id).where(
+                        merge_cluster_members.c.insight_id.in_(chunk)
+                    )
                 ).scalars()
             )
-        return taken
+        latest: dict[tuple[frozenset[str], str | None], MergeCluster] = {}
+        for stored in self._load_clusters(connection, sorted(candidates)).values():
+            if not stored.is_decided:
+                continue
+            key = (frozenset(m.insight_id for m in stored.members), stored.reviewer)
+            if key not in latest or (stored.decided_at, stored.id) > (latest[key].decided_at, latest[key].id):
+                latest[key] = stored
+        changed = []
+        for cluster in decided:
+            previous = latest.get((frozenset(m.insight_id for m in cluster.members), cluster.reviewer))
+            if previous is not None and _outcome(previous) != _outcome(cluster):
+                changed.append(cluster.id)
+        return changed
 
     @staticmethod
     def _load_insights(connection: Connection, ids: set[str]) -> dict[str, Insight]:

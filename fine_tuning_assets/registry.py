@@ -29,9 +29,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from fine_tuning_assets.database import as_utc, model_events, model_versions, utcnow
+from fine_tuning_assets.artifacts import ArtifactError, verify
+from fine_tuning_assets.database import as_utc, model_events, model_versions, text_problems, utcnow
+from fine_tuning_assets.processes import RunOwner
 
 STATES: tuple[str, ...] = ("training", "evaluating", "staged", "active", "deprecated", "failed")
+#: States in which a run is working on a version: it has an owner that must be alive.
+IN_FLIGHT_STATES: tuple[str, ...] = ("training", "evaluating")
 
 #: Transitions :meth:`ModelRegistry.transition` may make. Becoming ``active`` (and leaving it) happens only
 #: through :meth:`ModelRegistry.promote` and :meth:`ModelRegistry.rollback`, which keep one active version.
@@ -68,6 +72,8 @@ class ModelVersion:
     evaluation: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    #: Who registered it (Dagster run, host, process); None for versions registered before owners were kept.
+    owner: RunOwner | None = None
 
     @property
     def label(self) -> str:
@@ -87,6 +93,13 @@ class ModelEvent:
     created_at: datetime
 
 
+def _lock_task(connection: Connection, task: str) -> None:
+    """Serialize the transactions that change ``task``'s active version. SQLite's ``BEGIN IMMEDIATE``
+    already does; PostgreSQL takes an advisory transaction lock on the task."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(724107, hashtext(:task))"), {"task": task})
+
+
 def _version_from_row(row: sa.Row) -> ModelVersion:
     return ModelVersion(
         id=row.id,
@@ -102,6 +115,9 @@ def _version_from_row(row: sa.Row) -> ModelVersion:
         evaluation=dict(row.evaluation or {}),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        owner=RunOwner(row.owner_run_id, row.owner_host, row.owner_pid)
+        if row.owner_host is not None and row.owner_pid is not None
+        else None,
     )
 
 
@@ -122,8 +138,12 @@ class ModelRegistry:
         config: dict[str, Any],
         actor: str,
         reason: str = "training started",
+        owner: RunOwner | None = None,
     ) -> ModelVersion:
-        """A new version in state ``training`` with the next version number for ``task``."""
+        """A new version in state ``training`` with the next version number for ``task``.
+
+        ``owner`` is the run and process that will train it; :meth:`in_flight` versions whose owner died are
+        found and failed by the reaper (``fta models reap``, and the start of every training run)."""
         now = utcnow()
         for _attempt in range(3):
             try:
@@ -149,6 +169,9 @@ class ModelRegistry:
                             evaluation={},
                             created_at=now,
                             updated_at=now,
+                            owner_run_id=owner.run_id if owner else None,
+                            owner_host=owner.host if owner else None,
+                            owner_pid=owner.pid if owner else None,
                         )
                     ).inserted_primary_key[0]
                     self._audit(connection, task, version_id, "register", None, "training", actor, reason)
@@ -193,6 +216,21 @@ class ModelRegistry:
             )
         return self.get(version_id)
 
+    def fail_abandoned(self, version_id: int, *, expected_state: str, actor: str, reason: str) -> bool:
+        """Mark an in-flight version whose owner died ``failed``, if it is still in ``expected_state``
+        (it may have moved on since it was found); returns whether it was marked."""
+        with self.engine.begin() as connection:
+            current = self._get(connection, version_id, for_update=True)
+            if current.state != expected_state or "failed" not in ALLOWED_TRANSITIONS[current.state]:
+                return False
+            connection.execute(
+                model_versions.update()
+                .where(model_versions.c.id == version_id)
+                .values(state="failed", updated_at=utcnow())
+            )
+            self._audit(connection, current.task, version_id, "reap", current.state, "failed", actor, reason)
+        return True
+
     def promote(
         self, version_id: int, *, expected_active_id: int | None, actor: str, reason: str
     ) -> ModelVersion:
@@ -212,34 +250,63 @@ class ModelRegistry:
         )
 
     def rollback(
-        self, task: str, *, to_version_id: int | None = None, actor: str, reason: str
+        self,
+        task: str,
+        *,
+        expected_active_id: int,
+        to_version_id: int | None = None,
+        actor: str,
+        reason: str,
     ) -> ModelVersion:
-        """Re-point ``task``'s active version to an earlier one; the rolled-back version becomes failed.
+        """Roll back ``expected_active_id``, ``task``'s active version: re-activate an earlier version and
+        mark the rolled-back one failed.
 
-        Without ``to_version_id``, the target is the version that was active before the current one.
+        ``expected_active_id`` is the version the caller saw active and wants gone; it is checked in the
+        same transaction that re-activates the target, so when another promotion or rollback got there
+        first, :class:`PromotionConflictError` names the version that is active now and nothing changes
+        (two people rolling back the same bad version roll back once). Without ``to_version_id``, the target
+        is the version that was active before it. The target's artifact is verified first.
         """
-        active = self.active(task)
-        if active is None:
-            raise RegistryError(f"task {task!r} has no active version to roll back")
-        target_id = to_version_id if to_version_id is not None else self._previous_active_id(task, active.id)
-        if target_id is None:
-            raise RegistryError(
-                f"{active.label} is the first version ever active; there is nothing to roll back to"
+        self._check_still_active(task, expected_active_id)
+        try:
+            target_id = (
+                to_version_id
+                if to_version_id is not None
+                else self._previous_active_id(task, expected_active_id)
             )
-        target = self.get(target_id)
-        if target.task != task:
-            raise RegistryError(f"{target.label} belongs to task {target.task!r}, not {task!r}")
-        if target.artifact_path is None:
-            raise RegistryError(f"{target.label} has no artifacts to serve")
-        return self._activate(
-            target_id,
-            expected_active_id=active.id,
-            allowed_from=("deprecated",),
-            replaced_state="failed",
-            event="rollback",
-            actor=actor,
-            reason=reason,
-        )
+            if target_id is None:
+                raise RegistryError(
+                    f"{self._label_of(expected_active_id)} is the first version ever active; there is "
+                    "nothing to roll back to"
+                )
+            target = self.get(target_id)
+            if target.task != task:
+                raise RegistryError(f"{target.label} belongs to task {target.task!r}, not {task!r}")
+            return self._activate(
+                target_id,
+                expected_active_id=expected_active_id,
+                allowed_from=("deprecated",),
+                replaced_state="failed",
+                event="rollback",
+                actor=actor,
+                reason=reason,
+            )
+        except PromotionConflictError:
+            raise
+        except RegistryError:
+            # A concurrent rollback can make the target look wrong (already active, nothing before it):
+            # when the expected version is no longer active, that is the real reason.
+            self._check_still_active(task, expected_active_id)
+            raise
+
+    def _check_still_active(self, task: str, expected_active_id: int) -> None:
+        active = self.active(task)
+        if active is None or active.id != expected_active_id:
+            raise PromotionConflictError(
+                f"{self._label_of(expected_active_id)} is not the active {task} version; the active one is "
+                f"{active.label if active else 'none'}: another promotion or rollback happened first; "
+                "nothing changed"
+            )
 
     # -- reads --------------------------------------------------------------------------------------
     def get(self, version_id: int) -> ModelVersion:
@@ -254,6 +321,16 @@ class ModelRegistry:
                 )
             ).first()
         return _version_from_row(row) if row else None
+
+    def in_flight(self) -> list[ModelVersion]:
+        """Versions being trained or evaluated (``training``, ``evaluating``), oldest first."""
+        query = (
+            sa.select(model_versions)
+            .where(model_versions.c.state.in_(IN_FLIGHT_STATES))
+            .order_by(model_versions.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [_version_from_row(row) for row in connection.execute(query)]
 
     def versions(self, task: str | None = None) -> list[ModelVersion]:
         query = sa.select(model_versions).order_by(model_versions.c.task, model_versions.c.version)
@@ -296,24 +373,35 @@ class ModelRegistry:
         actor: str,
         reason: str,
     ) -> ModelVersion:
+        def check_state(candidate: ModelVersion) -> None:
+            if candidate.state not in allowed_from:
+                raise RegistryError(
+                    f"{candidate.label} is {candidate.state}; only a "
+                    f"{' or '.join(allowed_from)} version can be made active by {event}"
+                )
+
+        # The files are checked before anything changes (and outside the transaction: hashing takes a while).
+        version = self.get(version_id)
+        check_state(version)
+        self._verify_artifact(version, event=event)
         try:
             with self.engine.begin() as connection:
-                candidate = self._get(connection, version_id, for_update=True)
-                if candidate.state not in allowed_from:
-                    raise RegistryError(
-                        f"{candidate.label} is {candidate.state}; only a "
-                        f"{' or '.join(allowed_from)} version can be made active by {event}"
-                    )
+                _lock_task(connection, version.task)
+                # Read only now, holding the task's lock: every promotion or rollback that got there first
+                # has committed, so "current" is the active version, never a row that just stopped being it.
                 current = connection.execute(
                     sa.select(model_versions.c.id)
-                    .where(model_versions.c.task == candidate.task, model_versions.c.state == "active")
+                    .where(model_versions.c.task == version.task, model_versions.c.state == "active")
                     .with_for_update()
                 ).scalar()
                 if current != expected_active_id:
                     raise PromotionConflictError(
-                        f"the active {candidate.task} version is now {current}, not {expected_active_id} as "
-                        f"expected: another promotion or rollback happened first; nothing changed"
+                        f"the active {version.task} version is now {self._label_of(current, connection)}, "
+                        f"not {self._label_of(expected_active_id, connection)} as expected: another promotion "
+                        "or rollback happened first; nothing changed"
                     )
+                candidate = self._get(connection, version_id, for_update=True)
+                check_state(candidate)
                 now = utcnow()
                 if current is not None:
                     replaced = connection.execute(
@@ -348,6 +436,32 @@ class ModelRegistry:
                 f"another version became active for this task at the same time; nothing changed ({error.orig})"
             ) from error
         return self.get(version_id)
+
+    def _label_of(self, version_id: int | None, connection: Connection | None = None) -> str:
+        """The label of a version id (e.g. "dedup v2 (id 2)"); "none" for None."""
+        if version_id is None:
+            return "none"
+        try:
+            if connection is not None:
+                return self._get(connection, version_id).label
+            return self.get(version_id).label
+        except RegistryError:
+            return f"version id {version_id}"
+
+    @staticmethod
+    def _verify_artifact(version: ModelVersion, *, event: str) -> None:
+        """Refuse to activate a version whose files are missing or do not match their manifest."""
+        if version.artifact_path is None:
+            raise RegistryError(
+                f"{version.label} has no artifacts to serve; {event} refused, nothing changed"
+            )
+        try:
+            verify(version.artifact_path)
+        except ArtifactError as error:
+            raise RegistryError(
+                f"{version.label} cannot be made active: its artifact is broken ({error}); "
+                f"{event} refused, nothing changed"
+            ) from error
 
     def _previous_active_id(self, task: str, current_id: int) -> int | None:
         """The most recent version, other than the current one, that was active and is now deprecated."""
@@ -385,6 +499,10 @@ class ModelRegistry:
         actor: str,
         reason: str,
     ) -> None:
+        # Every write records an event: refuse values neither database stores alike (the transaction rolls back).
+        problems = text_problems(model_events, {"task": task, "actor": actor, "reason": reason}, what=event)
+        if problems:
+            raise RegistryError("; ".join(problems) + "; nothing changed")
         connection.execute(
             model_events.insert().values(
                 task=task,

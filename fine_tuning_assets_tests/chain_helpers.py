@@ -20,9 +20,12 @@ def tiny_demo(decided_clusters: int = 70) -> DecisionBatch:
     return DecisionBatch(tuple(i for i in batch.insights if i.id in used), tuple(clusters))
 
 
-def settings_for(tmp_path, database_url: str | None = None, **env: str) -> Settings:
+def settings_for(tmp_path, monkeypatch=None, database_url: str | None = None, **env: str) -> Settings:
+    """Settings for a chain test. The resources read FTA_DATABASE_URL from the environment at run time, so
+    a database URL is set there (``monkeypatch`` is pytest's fixture)."""
     values = {"FTA_HOME": str(tmp_path / "fta"), "FINETUNE_MIN_EXAMPLES": "5", **env}
     if database_url:
+        monkeypatch.setenv("FTA_DATABASE_URL", database_url)
         values["FTA_DATABASE_URL"] = database_url
     return Settings.from_env(values)
 

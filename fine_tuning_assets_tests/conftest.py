@@ -16,6 +16,13 @@ from fine_tuning_assets.registry import ModelRegistry
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _no_database_url_from_the_shell(monkeypatch) -> None:
+    """The resources read FTA_DATABASE_URL at run time: a value in the developer's shell must not leak into
+    a test; tests that want a database URL set it with monkeypatch."""
+    monkeypatch.delenv("FTA_DATABASE_URL", raising=False)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'fta.sqlite'}"

@@ -6,6 +6,8 @@ store and artifacts live under FTA_HOME inside it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -70,13 +72,83 @@ def test_models_list_and_show(project, demo):
 
 def test_predict_merge_names_its_model_or_says_it_falls_back(project, demo):
     result = fta(
-        project, "predict-merge", "--json", "Vitamin D lowers fracture risk.", "Vitamin D reduces fractures."
+        project,
+        "predict-merge",
+        "--json",
+        "Vitamin D lowers fracture risk.",
+        "Vitamin D reduces fractures.",
+        check=False,
     )
     answer = json.loads(result.stdout)
     assert answer["band"] in ("auto_merge", "review_high_priority", "needs_review")
     assert 0.0 <= answer["probability"] <= 1.0
     active = "active" in fta(project, "models", "list").stdout
     assert (answer["fallback_reason"] is None) == active
+    # A fallback answer is visible in the exit code, not only in the JSON.
+    assert result.returncode == (0 if active else 4)
+
+
+def test_predict_merge_scores_a_file_of_pairs_in_one_load(project, demo):
+    pairs = project / "to_score.csv"
+    pairs.write_text(
+        "sentence1,sentence2,score\n"
+        '"Vitamin D at 2,000 IU daily lowers fracture risk.","Taking 2,000 IU of vitamin D a day reduces fractures.",5\n'
+        '"Statins lower LDL cholesterol by about 30%.","Statins raise the risk of muscle pain.",\n'
+        '"Aspirin lowers heart attack risk.","Aspirin lowers heart attack risk.",\n'
+    )
+    options = ["--text-a-column", "sentence1", "--text-b-column", "sentence2", "--label-column", "score"]
+    active = "active" in fta(project, "models", "list").stdout
+    outputs = {}
+    for name in ("scored.csv", "scored.jsonl"):
+        done = fta(
+            project,
+            "predict-merge",
+            "--file",
+            str(pairs),
+            *options,
+            "--output",
+            str(project / name),
+            check=False,
+        )
+        assert done.returncode == (0 if active else 4), done.stderr
+        assert f"scoring 3 pairs from {pairs}" in done.stderr and "3/3" in done.stderr  # the progress bar
+        assert f"wrote 3 predictions to {project / name}" in done.stderr
+        outputs[name] = (project / name).read_text()
+    rows = list(csv.DictReader(io.StringIO(outputs["scored.csv"])))
+    records = [json.loads(line) for line in outputs["scored.jsonl"].splitlines()]
+    assert [r["line"] for r in records] == [2, 3, 4] and [r["line"] for r in rows] == ["2", "3", "4"]
+    assert list(rows[0]) == [
+        "line",
+        "text_a",
+        "text_b",
+        "probability",
+        "band",
+        "model",
+        "model_version_id",
+        "fallback_reason",
+    ]
+    for row, record in zip(rows, records, strict=True):
+        assert abs(float(row["probability"]) - record["probability"]) < 1e-9 and row["band"] == record["band"]
+        assert record["band"] in ("auto_merge", "review_high_priority", "needs_review")
+        assert (record["fallback_reason"] is None) == active and (
+            record["model_version_id"] is not None
+        ) == active
+
+    # All or nothing: one bad row and no output is written.
+    bad = project / "bad_to_score.csv"
+    bad.write_text(pairs.read_text() + '"A statement with no partner.",,\n')
+    failed = fta(
+        project,
+        "predict-merge",
+        "--file",
+        str(bad),
+        *options,
+        "--output",
+        str(project / "none.csv"),
+        check=False,
+    )
+    assert failed.returncode == 1 and f"{bad}:5: sentence2 is empty" in failed.stderr
+    assert not (project / "none.csv").exists()
 
 
 def test_evaluate_pairs_scores_the_active_base_and_given_models_on_an_external_file(project, demo):
@@ -154,21 +226,11 @@ def test_import_a_labelled_pairs_file_and_export_training_data(project, demo):
         )
         rows.append(f'"Drug {i} lowers blood pressure in adults.","Drug {i} raises the risk of gout.",1.2')
     pairs.write_text("\n".join(rows) + "\n")
-    result = fta(
-        project,
-        "import",
-        "pairs",
-        str(pairs),
-        "--text-a-column",
-        "sentence1",
-        "--text-b-column",
-        "sentence2",
-        "--label-column",
-        "score",
-        "--positive",
-        "score>=4",
-    )
-    assert "60 clusters (60 decided)" in result.stdout
+    options = ["--text-a-column", "sentence1", "--text-b-column", "sentence2", "--label-column", "score"]
+    result = fta(project, "import", "pairs", str(pairs), *options, "--positive", "score>=4")
+    assert "60 new, 0 changed, 0 already present" in result.stdout
+    again = fta(project, "import", "pairs", str(pairs), *options, "--positive", "score>=4")
+    assert f"nothing new in {pairs}: all 60 clusters are already in the feedback store" in again.stdout
     out = project / "train.jsonl"
     exported = fta(
         project,

@@ -27,3 +27,14 @@ def test_sqlite_file_folder_is_created(tmp_path):
     url = f"sqlite:///{tmp_path / 'deep' / 'er' / 'fta.sqlite'}"
     open_database(url)
     assert (tmp_path / "deep" / "er" / "fta.sqlite").is_file()
+
+
+def test_migration_2_adds_the_owner_columns_to_a_database_created_before_it(sqlite_url):
+    engine = open_database(sqlite_url)
+    with engine.begin() as connection:  # the database as migration 1 left it before owners existed
+        for column in ("owner_run_id", "owner_host", "owner_pid"):
+            connection.exec_driver_sql(f"ALTER TABLE model_versions DROP COLUMN {column}")
+        connection.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 2")
+    assert migrate(engine) == [1, 2]
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("model_versions")}
+    assert {"owner_run_id", "owner_host", "owner_pid"} <= columns

@@ -428,7 +428,7 @@ def test_labelled_pairs_with_header(tmp_path):
     assert rejected.members == (ClusterMember(cat, None, False), ClusterMember(dogs, None, False))
     assert {c.reviewer for c in batch.clusters} == {"ana"}
     assert {c.decided_at for c in batch.clusters} == {datetime(2026, 2, 1, 10, tzinfo=UTC)}
-    assert approved.id.startswith("pair-") and len(approved.id) == len("pair-") + 12
+    assert approved.id.startswith("pair-") and len(approved.id) == len("pair-") + 16
     assert approved.id != rejected.id
 
 

@@ -143,22 +143,3 @@ def test_too_few_decisions_fail_the_training_set_with_a_clear_message(tmp_path):
     assert failure.step_key == "dedup_training_set"
     assert "at least 10 of each are needed (FINETUNE_MIN_EXAMPLES)" in failure.step_failure_data.error.message
     assert ModelRegistry(open_database(settings.database_url)).versions() == []
-
-
-def test_chain_on_postgres_for_dagster_and_the_feedback_store(tmp_path, postgres_url):
-    settings = settings_for(tmp_path, database_url=postgres_url)
-    FeedbackStore(open_database(postgres_url)).add_decisions(tiny_demo(), kind="test", source="tiny demo")
-    overrides = {"storage": {"postgres": {"postgres_url": postgres_url}}}
-    with instance_for_test(overrides=overrides) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = run_chain(settings, instance, chain_run_config())
-        assert result.success
-        version_id = metadata_of(result, "dedup_active_model")["active_version_id"]
-        # The instance's records live in PostgreSQL: a second instance on the same database sees the run.
-    with instance_for_test(overrides=overrides) as again:
-        assert again.get_run_by_id(result.run_id).is_success
-        assert (
-            again.get_latest_materialization_event(__import__("dagster").AssetKey("dedup_active_model"))
-            is not None
-        )
-    assert ModelRegistry(open_database(postgres_url)).active("dedup").id == version_id

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
+import shutil
 import threading
+from functools import partial
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from fine_tuning_assets.artifacts import ArtifactStore
 from fine_tuning_assets.database import model_versions, open_database
 from fine_tuning_assets.registry import ModelRegistry, PromotionConflictError, RegistryError
+
+_ARTIFACTS: list[ArtifactStore] = []
+
+
+@pytest.fixture(autouse=True)
+def artifact_store(tmp_path) -> ArtifactStore:
+    """Where :func:`staged` writes each version's (tiny, real) artifact with its manifest."""
+    _ARTIFACTS[:] = [ArtifactStore(tmp_path / "artifacts")]
+    return _ARTIFACTS[0]
 
 
 def staged(registry: ModelRegistry, *, task: str = "dedup") -> int:
@@ -19,9 +32,10 @@ def staged(registry: ModelRegistry, *, task: str = "dedup") -> int:
         config={},
         actor="test",
     )
-    registry.transition(
-        version.id, "evaluating", actor="test", reason="trained", artifact_path=f"/models/{version.id}"
+    path = _ARTIFACTS[0].write_directory(
+        f"models/{task}/id{version.id}", lambda d: (d / "weights.bin").write_bytes(b"w"), manifest={}
     )
+    registry.transition(version.id, "evaluating", actor="test", reason="trained", artifact_path=str(path))
     return registry.transition(version.id, "staged", actor="test", reason="gate passed").id
 
 
@@ -87,7 +101,9 @@ def test_rollback_reactivates_the_previous_version_and_fails_the_bad_one(registr
     first, second = staged(registry), staged(registry)
     registry.promote(first, expected_active_id=None, actor="t", reason="r")
     registry.promote(second, expected_active_id=first, actor="t", reason="r")
-    active = registry.rollback("dedup", actor="oncall", reason="override rate spiked")
+    active = registry.rollback(
+        "dedup", expected_active_id=second, actor="oncall", reason="override rate spiked"
+    )
     assert active.id == first and registry.get(second).state == "failed"
     last = registry.events(task="dedup")[-2:]
     assert [(e.event, e.to_state, e.actor) for e in last] == [
@@ -95,12 +111,13 @@ def test_rollback_reactivates_the_previous_version_and_fails_the_bad_one(registr
         ("rollback", "active", "oncall"),
     ]
     with pytest.raises(RegistryError, match="nothing to roll back to"):
-        registry.rollback("dedup", actor="t", reason="again")
+        registry.rollback("dedup", expected_active_id=first, actor="t", reason="again")
 
 
 def test_rollback_without_an_active_version_is_refused(registry):
-    with pytest.raises(RegistryError, match="no active version"):
-        registry.rollback("dedup", actor="t", reason="r")
+    first = staged(registry)
+    with pytest.raises(PromotionConflictError, match="the active one is none"):
+        registry.rollback("dedup", expected_active_id=first, actor="t", reason="r")
 
 
 def _race(registry: ModelRegistry, candidates: list[int], expected: int | None) -> tuple[list, list]:
@@ -166,5 +183,136 @@ def test_rollback_only_returns_to_a_version_that_was_active(registry):
     registry.promote(first, expected_active_id=None, actor="t", reason="r")
     never_active = staged(registry)
     with pytest.raises(RegistryError, match="only a deprecated version can be made active by rollback"):
-        registry.rollback("dedup", to_version_id=never_active, actor="t", reason="r")
+        registry.rollback(
+            "dedup", expected_active_id=first, to_version_id=never_active, actor="t", reason="r"
+        )
     assert registry.active("dedup").id == first and registry.get(never_active).state == "staged"
+
+
+# -- promotion and rollback check the artifact first -------------------------------------------------------
+def _break(registry: ModelRegistry, version_id: int, how: str) -> None:
+    path = registry.get(version_id).artifact_path
+    if how == "folder gone":
+        shutil.rmtree(path)
+    else:
+        (Path(path) / "weights.bin").write_bytes(b"tampered")
+
+
+@pytest.mark.parametrize("how", ["folder gone", "file changed"])
+def test_promotion_refuses_a_version_whose_artifact_is_broken(registry, how):
+    first, second = staged(registry), staged(registry)
+    registry.promote(first, expected_active_id=None, actor="t", reason="r")
+    _break(registry, second, how)
+    events = len(registry.events())
+    with pytest.raises(
+        RegistryError, match=r"dedup v2 \(id 2\) cannot be made active: its artifact is broken"
+    ):
+        registry.promote(second, expected_active_id=first, actor="t", reason="r")
+    assert registry.active("dedup").id == first and registry.get(second).state == "staged"
+    assert len(registry.events()) == events
+
+
+def test_rollback_refuses_a_target_whose_artifact_is_broken(registry):
+    first, second = staged(registry), staged(registry)
+    registry.promote(first, expected_active_id=None, actor="t", reason="r")
+    registry.promote(second, expected_active_id=first, actor="t", reason="r")
+    _break(registry, first, "folder gone")
+    with pytest.raises(RegistryError, match="its artifact is broken.*rollback refused, nothing changed"):
+        registry.rollback("dedup", expected_active_id=second, actor="t", reason="r")
+    assert registry.active("dedup").id == second and registry.get(first).state == "deprecated"
+
+
+# -- concurrent rollbacks roll back once ---------------------------------------------------------------------
+def _rollback_race_rounds(registry: ModelRegistry, rounds: int) -> None:
+    active = registry.active("dedup")
+    for _ in range(rounds):
+        previous = staged(registry)
+        registry.promote(previous, expected_active_id=active.id if active else None, actor="t", reason="r")
+        bad = staged(registry)
+        registry.promote(bad, expected_active_id=previous, actor="t", reason="r")
+        barrier = threading.Barrier(2)
+        won, lost = [], []
+
+        def roll_back(bad: int = bad, barrier: threading.Barrier = barrier, won=won, lost=lost) -> None:
+            barrier.wait()
+            try:
+                won.append(
+                    registry.rollback("dedup", expected_active_id=bad, actor="race", reason="spike").id
+                )
+            except PromotionConflictError as error:
+                lost.append(str(error))
+
+        threads = [threading.Thread(target=roll_back) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert won == [previous] and len(lost) == 1, (won, lost)
+        # The loser names the version that is really active, and the healthy version stays active.
+        assert registry.get(previous).label in lost[0] and "nothing changed" in lost[0]
+        active = registry.active("dedup")
+        assert active.id == previous and registry.get(bad).state == "failed"
+    with registry.engine.connect() as connection:
+        assert connection.execute(
+            sa.text("SELECT count(*) FROM model_versions WHERE state='failed'")
+        ).scalar() == (rounds)
+
+
+def test_two_rollbacks_racing_roll_back_once_sqlite(registry):
+    _rollback_race_rounds(registry, rounds=15)
+
+
+def test_two_rollbacks_racing_roll_back_once_postgres(postgres_url):
+    _rollback_race_rounds(ModelRegistry(open_database(postgres_url)), rounds=15)
+
+
+def test_a_rollback_with_a_stale_expectation_names_the_active_version(registry):
+    first, second = staged(registry), staged(registry)
+    registry.promote(first, expected_active_id=None, actor="t", reason="r")
+    registry.promote(second, expected_active_id=first, actor="t", reason="r")
+    registry.rollback("dedup", expected_active_id=second, actor="t", reason="r")
+    with pytest.raises(
+        PromotionConflictError,
+        match=r"dedup v2 \(id 2\) is not the active dedup version; the active one is dedup v1 \(id 1\)",
+    ):
+        registry.rollback("dedup", expected_active_id=second, actor="t", reason="again")
+    assert registry.active("dedup").id == first and registry.get(first).state == "active"
+
+
+def test_a_promotion_and_a_rollback_racing_on_postgres_one_wins_and_the_loser_names_the_active_one(
+    postgres_url,
+):
+    """PostgreSQL re-checks a row locked FOR UPDATE against the query's condition once the other transaction
+    commits, and drops it when it no longer matches: reading "the active version" that way returned no row
+    ("the active version is now None") when a concurrent change had just replaced it."""
+    registry = ModelRegistry(open_database(postgres_url))
+    active = None
+    for _ in range(15):
+        for _ in range(2):
+            version = staged(registry)
+            registry.promote(version, expected_active_id=active, actor="t", reason="r")
+            active = version
+        newcomer = staged(registry)
+        barrier = threading.Barrier(2)
+        won, lost = [], []
+
+        def act(change, barrier=barrier, won=won, lost=lost) -> None:
+            barrier.wait()
+            try:
+                won.append(change().id)
+            except PromotionConflictError as error:
+                lost.append(str(error))
+
+        changes = [
+            partial(registry.promote, newcomer, expected_active_id=active, actor="t", reason="r"),
+            partial(registry.rollback, "dedup", expected_active_id=active, actor="t", reason="r"),
+        ]
+        threads = [threading.Thread(target=act, args=(change,)) for change in changes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1 and len(lost) == 1, (won, lost)
+        assert "None" not in lost[0] and registry.get(won[0]).label in lost[0]
+        active = registry.active("dedup").id
+        assert active == won[0]

@@ -29,6 +29,7 @@ from fine_tuning_assets.dedup_lifecycle import (
     promote_if_allowed,
     train_dedup_candidate,
 )
+from fine_tuning_assets.defs.crash_recovery import reap_abandoned_work
 from fine_tuning_assets.defs.materializations import (
     decisions_since_last_training,
     required_upstream_value,
@@ -42,6 +43,7 @@ from fine_tuning_assets.evaluation import (
 )
 from fine_tuning_assets.fine_tuning import FineTuningConfig
 from fine_tuning_assets.pair_model import RECIPES
+from fine_tuning_assets.processes import RunOwner
 from fine_tuning_assets.recipe_search import (
     DEFAULT_BI_ENCODER,
     DEFAULT_CROSS_ENCODER,
@@ -333,15 +335,22 @@ def dedup_candidate_model(
         search = config.to_search_config()
     except ValueError as error:
         raise Failure(f"bad candidate model config: {error}") from error
+    registry = model_registry.get_registry()
+    actor = f"dagster run {context.run_id}"
+    # What an earlier crashed run left behind (a version stuck in training, a staging folder) is settled first.
+    reaped = reap_abandoned_work(context.instance, registry, artifacts, actor=actor)
+    for line in reaped.lines():
+        context.log.warning(f"crash recovery: {line}")
     try:
         version = train_dedup_candidate(
             training_set,
-            registry=model_registry.get_registry(),
+            registry=registry,
             artifacts=artifacts,
             config=search,
             base_model=finetuning.base_model,
-            actor=f"dagster run {context.run_id}",
+            actor=actor,
             progress=context.log.info,
+            owner=RunOwner.of_this_process(context.run_id),
         )
     except RecipeSearchError as error:
         raise Failure(str(error)) from error
@@ -380,6 +389,9 @@ def dedup_candidate_model(
             "validation_pairs": metrics["validation_pairs"],
             "search_seconds": metrics["search_seconds"],
             "config": MetadataValue.json(search.to_dict()),
+            "crash_recovery": MetadataValue.md(
+                "\n".join(f"- {line}" for line in reaped.lines()) or "nothing to settle"
+            ),
         }
     )
 

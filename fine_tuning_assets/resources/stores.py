@@ -1,13 +1,20 @@
-"""ConfigurableResource wrappers around the feedback store, model registry and artifact store."""
+"""ConfigurableResource wrappers around the feedback store, model registry and artifact store.
+
+The database URL can hold a password, so it is never a config value (Dagster stores resource config in the
+run's snapshot and shows it in the UI): the resources keep only the *name* of the environment variable and
+the FTA_HOME folder, and read the URL from the environment of the process that uses them.
+"""
 
 from __future__ import annotations
 
 from threading import Lock
 
 from dagster import ConfigurableResource
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from fine_tuning_assets.artifacts import ArtifactStore
+from fine_tuning_assets.config import DATABASE_URL_VARIABLE, database_url_from_env
 from fine_tuning_assets.database import open_database
 from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.registry import ModelRegistry
@@ -24,22 +31,33 @@ def shared_engine(url: str) -> Engine:
         return _engines[url]
 
 
-class FeedbackStoreResource(ConfigurableResource):
+class DatabaseResource(ConfigurableResource):
+    """The project's database: the URL in the environment variable ``database_url_env`` when it is set,
+    else the SQLite file under ``home``. The URL is read when the resource is used, never stored."""
+
+    home: str = Field(description="FTA_HOME: the folder of the embedded SQLite database (fta.sqlite).")
+    database_url_env: str = Field(
+        DATABASE_URL_VARIABLE,
+        description="Environment variable holding the database URL (e.g. postgresql+psycopg2://…); "
+        "read at run time, so a password in it never reaches run config, storage or the UI.",
+    )
+
+    def engine(self) -> Engine:
+        return shared_engine(database_url_from_env(self.home, variable=self.database_url_env))
+
+
+class FeedbackStoreResource(DatabaseResource):
     """The feedback store (SQLite under FTA_HOME by default, PostgreSQL via FTA_DATABASE_URL)."""
 
-    database_url: str
-
     def get_store(self) -> FeedbackStore:
-        return FeedbackStore(shared_engine(self.database_url))
+        return FeedbackStore(self.engine())
 
 
-class ModelRegistryResource(ConfigurableResource):
+class ModelRegistryResource(DatabaseResource):
     """The model registry, in the same database as the feedback store."""
 
-    database_url: str
-
     def get_registry(self) -> ModelRegistry:
-        return ModelRegistry(shared_engine(self.database_url))
+        return ModelRegistry(self.engine())
 
 
 class ArtifactStoreResource(ConfigurableResource):
