@@ -102,7 +102,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in batch.skipped:
         print(f"skipped {note}")
     if batch.duplicates:
-        print(f"{_count(len(batch.duplicates), 'row')} repeat a decision of an earlier row (stored once):")
+        print(
+            f"{_count(len(batch.duplicates), 'duplicate row')} (the decision of an earlier row, stored once):"
+        )
         print(list_problems(batch.duplicates))
     already = len(summary.already_present)
     duplicates = f"; {_count(len(batch.duplicates), 'duplicate row')} in the file" if batch.duplicates else ""
@@ -123,7 +125,19 @@ def cmd_import(args: argparse.Namespace) -> int:
             "changed: a new decision on insights the same reviewer had decided otherwise "
             "(stored; the training set follows the latest decision):"
         )
-        print(list_problems(summary.changed))
+        statements = {i.id: i.statement for i in batch.insights}
+        clusters = {c.id: c for c in batch.clusters}
+        print(
+            list_problems(
+                [
+                    f"{cluster_id} now {clusters[cluster_id].status}: "
+                    + " / ".join(
+                        repr(statements.get(m.insight_id, m.insight_id)) for m in clusters[cluster_id].members
+                    )
+                    for cluster_id in summary.changed
+                ]
+            )
+        )
     return EXIT_OK
 
 
@@ -385,7 +399,11 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         output = settings.home / "evaluations" / f"{path.stem}-{stamp}.json"
-    _check_writable(output, what="the evaluation report")
+    try:
+        _check_writable(output, what="the evaluation report")
+    except CliError as error:
+        hint = "" if args.output else "; pass --output with a file in a writable folder"
+        raise CliError(f"{error}{hint}") from None
     for note in batch.skipped:
         print(f"skipped {note}")
     pairs, labels = labelled_pairs(batch)

@@ -51,6 +51,7 @@ def test_a_read_only_home_on_evaluate_says_where_the_report_cannot_go(tmp_path, 
         run(tmp_path, "evaluate", "pairs", str(pairs_file), home=home, read_only=home),
         f"cannot write the evaluation report to {home}/evaluations/pairs-",
         "Read-only file system" if os.geteuid() == 0 else "Permission denied",
+        "pass --output with a file in a writable folder",
     )
 
 
