@@ -106,6 +106,8 @@ class MergePredictor:
     ) -> list[MergePrediction]:
         """A prediction per pair, in order. ``progress`` is called with the number of pairs each batch
         scored. Every pair needs two non-empty statements (ValueError naming the first bad pair otherwise)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         for index, (text_a, text_b) in enumerate(pairs):
             if not text_a.strip() or not text_b.strip():
                 raise ValueError(f"pair {index + 1}: both statements must be non-empty")

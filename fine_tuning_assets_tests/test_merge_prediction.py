@@ -65,3 +65,5 @@ def test_a_predictor_loaded_once_scores_a_batch_as_single_predictions_do(registr
     assert {p.fallback_reason for p in batch} == {"no dedup model is active"}
     with pytest.raises(ValueError, match="pair 2: both statements must be non-empty"):
         predictor.predict([SAME, ("x", " ")])
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        predictor.predict([SAME], batch_size=0)
