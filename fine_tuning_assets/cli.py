@@ -237,6 +237,10 @@ def _print_metrics_table(models: Sequence[tuple[str, dict[str, Any]]]) -> None:
                 "auto-merge thr": model["bands"]["auto_merge"] if model["bands"] else None,
                 "auto-merge cov": m["auto_merge_coverage"],
                 "auto-merge prec": m["auto_merge_precision"],
+                "keep-sep thr": (model["bands"] or {}).get("keep_separate"),
+                "keep-sep cov": m.get("keep_separate_coverage"),
+                "keep-sep dup": m.get("keep_separate_duplicate_share"),
+                "no human": m.get("decided_without_human"),
             }
         )
     _print_table(rows, list(rows[0]))
@@ -258,6 +262,18 @@ def _print_evaluation(version) -> None:  # noqa: ANN001
     print(f"promotion gate {'PASSED' if gate['passed'] else 'REFUSED'} (vs {gate['reference']}):")
     for reason in gate["reasons"]:
         print(f"  - {reason}")
+    checks = evaluation.get("band_checks")
+    if checks:
+        print("decision bands (is each band safe on held-out decisions):")
+        for reason in checks["reasons"]:
+            print(f"  - {reason}")
+        decided = evaluation["decided_without_human"]
+        print(
+            f"decided without a human: {decided['share']:.1%} of held-out pairs "
+            f"(auto-merged {decided['auto_merged']:.1%}, kept separate {decided['kept_separate']:.1%}) at "
+            f"auto-merge precision ≥ {decided['target_precision']} and ≤ {decided['max_duplicate_rate']:.0%} "
+            f"duplicates kept separate ({evaluation.get('regime', 'fixed_split').replace('_', ' ')})"
+        )
 
 
 def _chain_run_config(args: argparse.Namespace) -> dict[str, Any]:

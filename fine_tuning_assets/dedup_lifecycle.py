@@ -23,13 +23,20 @@ from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.fine_tuning import ProgressFn
 from fine_tuning_assets.pair_model import PairModel
 from fine_tuning_assets.pair_scoring import BaseCosineScorer
-from fine_tuning_assets.recipe_search import RecipeSearchConfig, search_recipes
+from fine_tuning_assets.recipe_search import (
+    CROSS_VALIDATION,
+    RecipeSearchConfig,
+    choose_regime,
+    cross_validate_recipes,
+    search_recipes,
+)
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
 from fine_tuning_assets.training_set import (
     TrainingSet,
     TrainingSetConfig,
     build_training_set,
     load_training_set,
+    split_groups,
 )
 
 TASK = "dedup"
@@ -86,15 +93,33 @@ def train_dedup_candidate(
     try:
         result_holder: dict[str, Any] = {}
 
-        def write(directory: Path) -> None:
-            result_holder["result"] = search_recipes(
-                training_set.split("train"),
-                training_set.split("validation"),
-                base_model=base_model,
-                config=config,
-                output_dir=directory,
-                progress=progress,
+        human = [e for e in training_set.examples if e.origin != "low_similarity_sample"]
+        regime = choose_regime(sum(e.split == "test" for e in human), config=config)
+        if progress:
+            progress(
+                f"{regime.replace('_', ' ')} regime: {sum(e.split == 'test' for e in human)} human-labelled test "
+                f"pairs (cross-validation below {config.fixed_split_min_test_pairs})"
             )
+
+        def write(directory: Path) -> None:
+            if regime == CROSS_VALIDATION:
+                result_holder["result"] = cross_validate_recipes(
+                    human,
+                    split_groups(human),
+                    base_model=base_model,
+                    config=config,
+                    output_dir=directory,
+                    progress=progress,
+                )
+            else:
+                result_holder["result"] = search_recipes(
+                    training_set.split("train"),
+                    training_set.split("validation"),
+                    base_model=base_model,
+                    config=config,
+                    output_dir=directory,
+                    progress=progress,
+                )
             (directory / "training_history.json").write_text(
                 json.dumps(result_holder["result"].history, indent=2, default=str) + "\n", encoding="utf-8"
             )
@@ -117,10 +142,10 @@ def train_dedup_candidate(
             version.id,
             "evaluating",
             actor=actor,
-            reason=f"recipe search chose {result.selected_recipe} in {result.seconds:.0f}s "
+            reason=f"recipe search ({regime.replace('_', ' ')}) chose {result.selected_recipe} in {result.seconds:.0f}s "
             f"(validation average precision {result.recipes[result.selected_recipe].validation_average_precision:.4f})",
             artifact_path=str(path),
-            training_metrics=result.metrics(),
+            training_metrics={**result.metrics(), "regime": regime},
         )
     except BaseException as error:
         registry.transition(version.id, "failed", actor=actor, reason=f"training failed: {error!r}"[:2000])
@@ -141,8 +166,12 @@ def load_version_model(
 
 
 def serving_bands(version: ModelVersion) -> DecisionBands | None:
-    """The decision bands an evaluated version serves with (learned when it was evaluated)."""
-    bands = version.evaluation.get("models", {}).get("candidate", {}).get("bands")
+    """The decision bands an evaluated version serves with: learned when it was evaluated, less any band that
+    missed its target on the held-out decisions (``serving_bands`` of the evaluation; versions evaluated
+    before band checks serve their learned bands)."""
+    bands = version.evaluation.get("serving_bands") or (
+        version.evaluation.get("models", {}).get("candidate", {}).get("bands")
+    )
     return DecisionBands(**bands) if bands else None
 
 
@@ -210,6 +239,9 @@ def evaluate_dedup_candidate(
     report["active_load_error"] = active_error
     report_path = write_json_atomic(Path(version.artifact_path) / EVALUATION_FILE, report)
     summary = {k: v for k, v in report.items() if k not in ("test_labels", "test_probabilities")}
+    if report["band_checks"]["switched_off"]:
+        switched = ", ".join(report["band_checks"]["switched_off"])
+        report["gate"]["reasons"].append(f"served with the {switched} band switched off (missed its target)")
     gate = report["gate"]
     updated = registry.transition(
         version.id,
