@@ -452,6 +452,66 @@ def cmd_predict_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review_queue(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.artifacts import ArtifactStore
+    from fine_tuning_assets.dedup_lifecycle import LABEL_ISSUES_FILE, load_version_model
+    from fine_tuning_assets.pair_scoring import BaseCosineScorer
+    from fine_tuning_assets.review_queue import build_review_queue, pending_pairs
+    from fine_tuning_assets.training_set import dataset_path
+
+    settings = _settings()
+    registry = _registry(settings)
+    pending = pending_pairs(_store(settings).pending())
+    active = registry.active("dedup")
+    texts = [(row[3], row[4]) for row in pending]
+    recipe_probabilities: list = []
+    if active is not None:
+        model = load_version_model(active, name=active.label, all_recipes=True)
+        by_recipe = model.predict_all(texts, model.recipes) if texts else {r: [] for r in model.recipes}
+        probabilities = by_recipe[model.selected_recipe]
+        recipe_probabilities = [by_recipe[r] for r in model.recipes if r != model.selected_recipe]
+        scorer = f"{active.label} · {model.selected_recipe}"
+    else:
+        base = BaseCosineScorer(settings.base_model)
+        probabilities = base.predict_proba(texts) if texts else []
+        scorer = f"{base.name} (no dedup model is active: uncalibrated similarity)"
+    dataset_version = args.dataset_version or (active.dataset_version if active else None)
+    issues: list = []
+    if dataset_version:
+        issues_path = (
+            ArtifactStore(settings.artifact_root).path(dataset_path(dataset_version)) / LABEL_ISSUES_FILE
+        )
+        if issues_path.is_file():
+            issues = json.loads(issues_path.read_text(encoding="utf-8"))["issues"]
+    queue = build_review_queue(
+        pending, probabilities=probabilities, recipe_probabilities=recipe_probabilities, label_issues=issues
+    )
+    shown = queue[: args.limit] if args.limit else queue
+    if args.json:
+        print(json.dumps([item.to_dict() for item in shown], indent=2))
+        return EXIT_OK
+    print(
+        f"review queue: {len(issues)} suspected label errors"
+        + (f" (training set {dataset_version})" if dataset_version else "")
+        + f", then {len(pending)} pending pairs ordered by what a decision would teach {scorer}"
+    )
+    _print_table(
+        [
+            {
+                "#": rank,
+                "kind": item.kind,
+                "cluster": item.cluster_id,
+                "pair": f"{item.insight_a_id} ~ {item.insight_b_id}",
+                "P(merge)": item.probability,
+                "why": item.why[:90],
+            }
+            for rank, item in enumerate(shown, 1)
+        ],
+        ["#", "kind", "cluster", "pair", "P(merge)", "why"],
+    )
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fta", description="Turn human decisions into fine-tuned models.")
@@ -572,6 +632,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", help="JSON report to write (default: FTA_HOME/evaluations/<file>-<time>.json)"
     )
     evaluate_pairs.set_defaults(handler=cmd_evaluate_pairs)
+
+    queue = commands.add_parser(
+        "review-queue",
+        help="suspected label errors, then pending pairs ordered by how much a decision would teach the model",
+    )
+    queue.add_argument("--limit", type=int, default=30, help="rows to show (0: all)")
+    queue.add_argument(
+        "--dataset-version", help="training set whose label issues to list (default: the active model's)"
+    )
+    queue.add_argument("--json", action="store_true")
+    queue.set_defaults(handler=cmd_review_queue)
 
     predict = commands.add_parser("predict-merge", help="band and probability for two statements")
     predict.add_argument("text_a")

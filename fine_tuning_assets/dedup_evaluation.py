@@ -146,13 +146,14 @@ def learn_bands(
         confidence=config.band_confidence,
     )
     if keep_separate is not None and keep_separate >= review:
-        # The keep-separate band would swallow the review band: the probabilities are too poorly calibrated
-        # to act on; every such pair goes to a human.
-        keep_separate = None
+        # Both bands are confident enough to meet: the keep-separate band ends where review (or auto-merge) begins.
+        keep_separate = float(np.nextafter(review, 0.0))
     return DecisionBands(auto_merge=auto_merge, review=review, keep_separate=keep_separate)
 
 
-def _band_rows(labels: np.ndarray, masks: dict[str, np.ndarray], bands: DecisionBands) -> list[dict[str, Any]]:
+def _band_rows(
+    labels: np.ndarray, masks: dict[str, np.ndarray], bands: DecisionBands
+) -> list[dict[str, Any]]:
     rows = []
     for band in BAND_NAMES:
         mask = masks.get(band)
@@ -200,7 +201,9 @@ def cross_validated_band_masks(
         for band in BAND_NAMES:
             if band in fold_masks:
                 masks[band][held_out] = fold_masks[band]
-    masks[NEEDS_REVIEW] |= ~(masks[AUTO_MERGE] | masks[REVIEW_HIGH_PRIORITY] | masks[KEEP_SEPARATE] | masks[NEEDS_REVIEW])
+    masks[NEEDS_REVIEW] |= ~(
+        masks[AUTO_MERGE] | masks[REVIEW_HIGH_PRIORITY] | masks[KEEP_SEPARATE] | masks[NEEDS_REVIEW]
+    )
     return masks
 
 
@@ -250,10 +253,19 @@ def check_bands(report: dict[str, Any], *, config: EvaluationConfig) -> dict[str
     reasons: list[str] = []
     auto = rows[AUTO_MERGE]
     if not report["auto_merge_enabled"]:
-        checks[AUTO_MERGE] = {"enabled": False, "holds": True, "action": "off (no threshold reached the target on validation)"}
+        checks[AUTO_MERGE] = {
+            "enabled": False,
+            "holds": True,
+            "action": "off (no threshold reached the target on validation)",
+        }
         reasons.append("auto-merge band off: no threshold reached the target precision on validation")
     elif auto["count"] == 0:
-        checks[AUTO_MERGE] = {"enabled": True, "holds": True, "count": 0, "action": "kept (empty on held-out decisions)"}
+        checks[AUTO_MERGE] = {
+            "enabled": True,
+            "holds": True,
+            "count": 0,
+            "action": "kept (empty on held-out decisions)",
+        }
         reasons.append("auto-merge band is empty on the held-out decisions: kept")
     else:
         holds = auto["precision"] >= config.target_precision
@@ -272,10 +284,21 @@ def check_bands(report: dict[str, Any], *, config: EvaluationConfig) -> dict[str
         )
     keep = rows.get(KEEP_SEPARATE)
     if not report["keep_separate_enabled"] or keep is None:
-        checks[KEEP_SEPARATE] = {"enabled": False, "holds": True, "action": "off (no threshold reached the target on validation)"}
-        reasons.append("keep-separate band off: no threshold kept the duplicate share within the allowed rate on validation")
+        checks[KEEP_SEPARATE] = {
+            "enabled": False,
+            "holds": True,
+            "action": "off (no threshold reached the target on validation)",
+        }
+        reasons.append(
+            "keep-separate band off: no threshold kept the duplicate share within the allowed rate on validation"
+        )
     elif keep["count"] == 0:
-        checks[KEEP_SEPARATE] = {"enabled": True, "holds": True, "count": 0, "action": "kept (empty on held-out decisions)"}
+        checks[KEEP_SEPARATE] = {
+            "enabled": True,
+            "holds": True,
+            "count": 0,
+            "action": "kept (empty on held-out decisions)",
+        }
         reasons.append("keep-separate band is empty on the held-out decisions: kept")
     else:
         holds = keep["precision"] <= config.max_duplicate_rate
@@ -298,7 +321,12 @@ def check_bands(report: dict[str, Any], *, config: EvaluationConfig) -> dict[str
         review=learned.review,
         keep_separate=None if KEEP_SEPARATE in switched_off else learned.keep_separate,
     )
-    return {"bands": checks, "serving_bands": asdict(serving), "switched_off": switched_off, "reasons": reasons}
+    return {
+        "bands": checks,
+        "serving_bands": asdict(serving),
+        "switched_off": switched_off,
+        "reasons": reasons,
+    }
 
 
 def trade_off(
@@ -317,11 +345,18 @@ def trade_off(
     for rate in rates:
         if folds is not None:
             masks = cross_validated_band_masks(
-                labels, test_probabilities, folds, config=config, target_precision=1 - rate, max_duplicate_rate=rate
+                labels,
+                test_probabilities,
+                folds,
+                config=config,
+                target_precision=1 - rate,
+                max_duplicate_rate=rate,
             )
         else:
             assert validation is not None
-            bands = learn_bands(*validation, config=config, target_precision=1 - rate, max_duplicate_rate=rate)
+            bands = learn_bands(
+                *validation, config=config, target_precision=1 - rate, max_duplicate_rate=rate
+            )
             masks = bands._masks(test_probabilities)
         auto, keep = masks[AUTO_MERGE], masks.get(KEEP_SEPARATE, np.zeros(labels.size, dtype=bool))
         points.append(
@@ -337,7 +372,9 @@ def trade_off(
     return points
 
 
-def trade_off_plot_png(points: Sequence[dict[str, Any]], *, configured: tuple[float, float], title: str) -> bytes:
+def trade_off_plot_png(
+    points: Sequence[dict[str, Any]], *, configured: tuple[float, float], title: str
+) -> bytes:
     """PNG: share decided without a human (and each band's share) against the error rate allowed per band."""
     import io
 

@@ -21,14 +21,17 @@ from fine_tuning_assets.dedup_evaluation import EvaluationConfig, evaluate_dedup
 from fine_tuning_assets.evaluation import DecisionBands
 from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.fine_tuning import ProgressFn
+from fine_tuning_assets.label_issues import LabelIssue, find_label_issues_in
 from fine_tuning_assets.pair_model import PairModel
 from fine_tuning_assets.pair_scoring import BaseCosineScorer
 from fine_tuning_assets.recipe_search import (
     CROSS_VALIDATION,
     RecipeSearchConfig,
+    RecipeSearchError,
     choose_regime,
     cross_validate_recipes,
     search_recipes,
+    stacker_out_of_fold,
 )
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
 from fine_tuning_assets.training_set import (
@@ -42,6 +45,7 @@ from fine_tuning_assets.training_set import (
 TASK = "dedup"
 MODEL_KIND = "pair-model"
 EVALUATION_FILE = "evaluation.json"
+LABEL_ISSUES_FILE = "label_issues.json"
 
 
 def build_dedup_training_set(
@@ -66,6 +70,23 @@ def build_dedup_training_set(
         config=config,
         similarity_fn=similarity,
     )
+
+
+def find_training_set_label_issues(
+    training_set: TrainingSet, *, base_model: str | None
+) -> tuple[list[LabelIssue], str | None]:
+    """The training set's label issues (:mod:`fine_tuning_assets.label_issues`), with out-of-fold probabilities
+    of the small-data stacker for suspected mislabels; the note says why those were not computed, if so."""
+    human = [e for e in training_set.examples if e.origin != "low_similarity_sample"]
+    note = None
+    try:
+        probabilities = stacker_out_of_fold(human, split_groups(human), base=BaseCosineScorer(base_model))
+    except RecipeSearchError as error:
+        probabilities, note = None, f"suspected mislabels not searched: {error}"
+    issues = find_label_issues_in(
+        training_set.examples, training_set.conflicts, out_of_fold_probabilities=probabilities
+    )
+    return issues, note
 
 
 def train_dedup_candidate(

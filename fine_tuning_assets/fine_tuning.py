@@ -133,7 +133,12 @@ def evaluation_steps(train_pairs: int, config: FineTuningConfig) -> int:
 
 
 def training_arguments(
-    arguments_class: type, config: FineTuningConfig, *, output_dir: str, eval_steps: int, evaluate: bool = True
+    arguments_class: type,
+    config: FineTuningConfig,
+    *,
+    output_dir: str,
+    eval_steps: int,
+    evaluate: bool = True,
 ):
     """The trainer arguments both fine-tunes use (CPU, no checkpoints, no external reporting)."""
     return arguments_class(

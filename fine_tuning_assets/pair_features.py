@@ -51,7 +51,9 @@ def _make_vectorizer(analyzer: str, **options: Any):  # -> TfidfVectorizer
 
     if analyzer == "char_wb":
         return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, **options)
-    return TfidfVectorizer(tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2), **options)
+    return TfidfVectorizer(
+        tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2), **options
+    )
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,9 @@ class BaseCosineScorer:
         rescaling; [CLS] and [SEP] are left out. Each distinct text is embedded once."""
         if not pairs:
             return np.zeros(0, dtype=np.float64)
-        missing = [t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in self._token_embeddings]
+        missing = [
+            t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in self._token_embeddings
+        ]
         if missing:
             outputs = self.model.encode(
                 missing,

@@ -467,6 +467,41 @@ def _group_folds(
     return splits
 
 
+def stacker_out_of_fold(
+    examples: Sequence[PairExample],
+    groups: Sequence[int],
+    *,
+    base: BaseCosineScorer,
+    folds: int = 5,
+    seed: int = 42,
+    regularization: float = 1.0,
+) -> np.ndarray:
+    """Out-of-fold P(merge) of each pair from the small-data stacker (base cosine, BERTScore F1, lexical
+    features) fitted by group-wise k-fold cross-validation: a probability from a model that never saw the
+    pair, nor any pair of its group. Used to find suspected mislabels and to order the review queue."""
+    labels = np.asarray([e.label for e in examples], dtype=int)
+    pairs = [(e.text_a, e.text_b) for e in examples]
+    base_features = {
+        BASE_COSINE: base.similarities(pairs).astype(np.float64),
+        BASE_TOKEN_F1: base.token_f1(pairs),
+    }
+    from fine_tuning_assets.pair_features import lexical_features
+
+    probabilities = np.zeros(labels.size)
+    for fit_index, held_out in _group_folds(labels, np.asarray(groups), folds=folds, seed=seed):
+        tfidf = TfidfCosine.fit([t for i in fit_index for t in pairs[i]], analyzer=TFIDF_ANALYZER)
+
+        def features(index: np.ndarray, tfidf: TfidfCosine = tfidf) -> dict[str, np.ndarray]:
+            lexical = lexical_features([pairs[i] for i in index], tfidf=tfidf)
+            return {**{k: v[index] for k, v in base_features.items()}, **lexical}
+
+        head = fit_stacker(
+            features(fit_index), labels[fit_index], names=BASE_FEATURES, regularization=regularization
+        )
+        probabilities[held_out] = head.predict_proba(features(held_out))
+    return np.clip(probabilities, 0.0, 1.0)
+
+
 def _setfit_fold(
     train: Sequence[PairExample],
     scored: Sequence[Sequence[PairExample]],
@@ -562,7 +597,9 @@ def cross_validate_recipes(
     training: dict[str, TrainingResult] = {}
     skipped: dict[str, str] = {}
     if cross_encoder_skipped:
-        skipped[CROSS_ENCODER] = "not cross-validated in the small-data regime (k fine-tunes, weakest with few pairs)"
+        skipped[CROSS_ENCODER] = (
+            "not cross-validated in the small-data regime (k fine-tunes, weakest with few pairs)"
+        )
     fine_tunes_left = config.cross_validation_folds + 1 if BI_ENCODER in recipes else 0
     import tempfile
 
@@ -572,7 +609,10 @@ def cross_validate_recipes(
             fit_features, held_features = features_for(fit_index, tfidf), features_for(held_out, tfidf)
             if STACKER in recipes:
                 head = fit_stacker(
-                    fit_features, labels[fit_index], names=BASE_FEATURES, regularization=config.stacker_regularization
+                    fit_features,
+                    labels[fit_index],
+                    names=BASE_FEATURES,
+                    regularization=config.stacker_regularization,
                 )
                 sums[STACKER][held_out] += head.predict_proba(held_features)
                 counts[STACKER][held_out] += 1
@@ -582,7 +622,9 @@ def cross_validate_recipes(
             if BI_ENCODER in recipes and repeat == 0 and BI_ENCODER not in skipped:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    skipped[BI_ENCODER] = f"the {config.max_train_minutes:g}-minute budget ran out during cross-validation"
+                    skipped[BI_ENCODER] = (
+                        f"the {config.max_train_minutes:g}-minute budget ran out during cross-validation"
+                    )
                     continue
                 say(f"bi-encoder (SetFit-style): fold {fold + 1}/{len(splits)}")
                 with tempfile.TemporaryDirectory(prefix="fta-setfit-") as scratch:

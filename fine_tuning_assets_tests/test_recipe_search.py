@@ -171,7 +171,8 @@ def test_stacker_only_search_saves_a_model_that_loads_and_scores(tmp_path):
     result = holder["result"]
     assert result.selected_recipe == "stacker" and result.training == {}
     spec = json.loads((path / PAIR_MODEL_FILE).read_text())
-    assert spec["recipes"]["stacker"]["features"][:2] == ["base_cosine", "tfidf_cosine"]
+    assert spec["recipes"]["stacker"]["features"][:3] == ["base_cosine", "bertscore_f1", "tfidf_cosine"]
+    assert spec["regime"] == "fixed_split" and spec["tfidf"]["analyzer"] == "char_wb"
     assert len(spec["validation"]["out_of_fold_probabilities"]["stacker"]) == len(examples(3))
     model = PairModel.load(path, name="v1")
     probabilities = model.predict_proba([(e.text_a, e.text_b) for e in examples(6)])

@@ -21,11 +21,14 @@ from dagster import (
 )
 from pydantic import Field
 
+from fine_tuning_assets.artifacts import write_json_atomic
 from fine_tuning_assets.database import as_utc
 from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig, trade_off_plot_png
 from fine_tuning_assets.dedup_lifecycle import (
+    LABEL_ISSUES_FILE,
     build_dedup_training_set,
     evaluate_dedup_candidate,
+    find_training_set_label_issues,
     promote_if_allowed,
     train_dedup_candidate,
 )
@@ -41,6 +44,7 @@ from fine_tuning_assets.evaluation import (
     precision_recall_plot_png,
 )
 from fine_tuning_assets.fine_tuning import FineTuningConfig
+from fine_tuning_assets.label_issues import ISSUE_KINDS
 from fine_tuning_assets.pair_model import RECIPES
 from fine_tuning_assets.recipe_search import (
     DEFAULT_BI_ENCODER,
@@ -139,6 +143,13 @@ TRAINING_SET_CHECKS = [
         asset="dedup_training_set",
         description="Pairs labelled both ways by different decisions (resolved by the latest).",
     ),
+    AssetCheckSpec(
+        "no_label_issues",
+        asset="dedup_training_set",
+        description="Decisions that are probably wrong: conflicting decisions, transitive contradictions "
+        "(A=B, B=C but A≠C) and suspected mislabels (confident learning on out-of-fold probabilities); "
+        "offered first in `fta review-queue`.",
+    ),
 ]
 
 
@@ -224,6 +235,40 @@ def dedup_training_set(
             },
         ),
     ]
+    issues, issues_note = find_training_set_label_issues(training_set, base_model=finetuning.base_model)
+    write_json_atomic(
+        path / LABEL_ISSUES_FILE,
+        {
+            "dataset_version": training_set.version,
+            "note": issues_note,
+            "issues": [i.to_dict() for i in issues],
+        },
+    )
+    issue_table = pd.DataFrame(
+        [
+            {
+                "kind": i.kind,
+                "pair": f"{i.insight_a_id} ~ {i.insight_b_id}",
+                "label used": "merge" if i.label else "keep separate",
+                "why": i.evidence,
+                "statements": f"{i.text_a[:60]} / {i.text_b[:60]}",
+            }
+            for i in issues
+        ]
+    )
+    by_kind = {kind: sum(i.kind == kind for i in issues) for kind in ISSUE_KINDS}
+    check_results.append(
+        AssetCheckResult(
+            check_name="no_label_issues",
+            passed=not issues,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                **by_kind,
+                "note": issues_note or "",
+                "pairs": _markdown(issue_table),
+            },
+        )
+    )
     exports = sorted(str(p.relative_to(path)) for p in (path / "exports").iterdir())
     return MaterializeResult(
         metadata={
