@@ -32,6 +32,7 @@ from fine_tuning_assets.evaluation import (
     NEEDS_REVIEW,
     REVIEW_HIGH_PRIORITY,
     DecisionBands,
+    band_report_from_masks,
     bootstrap_average_precision_difference,
     compute_pair_metrics,
     fit_best_threshold,
@@ -81,7 +82,7 @@ class EvaluationConfig:
             out-of-fold validation probabilities: the auto-merge precision's lower bound reaches
             ``target_precision``, the keep-separate duplicate share's upper bound stays within
             ``max_duplicate_rate`` (0.9). Higher is safer and decides fewer pairs without a human; with no
-            error at all a 0.99 lower bound takes 219 auto-merged validation pairs at 0.9 (299 at 0.95).
+            error at all a 0.99 lower bound takes 230 auto-merged validation pairs at 0.9 (299 at 0.95).
         min_improvement: how much the candidate's average precision must beat the reference's by, at the
             lower confidence bound of a paired bootstrap on the held-out decisions (0.01).
         improvement_confidence: one-sided confidence of that bound (0.95).
@@ -151,30 +152,6 @@ def learn_bands(
     return DecisionBands(auto_merge=auto_merge, review=review, keep_separate=keep_separate)
 
 
-def _band_rows(
-    labels: np.ndarray, masks: dict[str, np.ndarray], bands: DecisionBands
-) -> list[dict[str, Any]]:
-    rows = []
-    for band in BAND_NAMES:
-        mask = masks.get(band)
-        if mask is None:
-            continue
-        lower, upper = bands.bounds(band) if band in bands.band_names() else (0.0, 0.0)
-        count, positives = int(mask.sum()), int(labels[mask].sum())
-        rows.append(
-            {
-                "band": band,
-                "lower": lower,
-                "upper": upper,
-                "count": count,
-                "coverage": count / labels.size,
-                "positives": positives,
-                "precision": positives / count if count else None,
-            }
-        )
-    return rows
-
-
 def cross_validated_band_masks(
     labels: np.ndarray,
     probabilities: np.ndarray,
@@ -221,10 +198,11 @@ def model_report(
     ``decided_without_human`` is the share of pairs the auto-merge and keep-separate bands decide."""
     labels, probabilities = test
     metrics = compute_pair_metrics(labels, probabilities, threshold=threshold)
-    rows = _band_rows(labels, masks if masks is not None else bands._masks(probabilities), bands)
+    rows = band_report_from_masks(labels, masks if masks is not None else bands._masks(probabilities), bands)
     by_band = {row["band"]: row for row in rows}
-    auto = by_band[AUTO_MERGE]
-    keep = by_band.get(KEEP_SEPARATE)
+    auto = by_band[AUTO_MERGE] if bands.auto_merge < 1.0 else {"coverage": 0.0, "precision": None}
+    # A band the model does not serve decides nothing (cross-validated masks may hold pairs of fold bands).
+    keep = by_band.get(KEEP_SEPARATE) if bands.keep_separate is not None else None
     metrics["auto_merge_coverage"] = auto["coverage"]
     metrics["auto_merge_precision"] = auto["precision"]
     metrics["keep_separate_coverage"] = keep["coverage"] if keep else 0.0
@@ -606,11 +584,10 @@ def _report(
     served = DecisionBands(**bands["serving_bands"])
     candidate_metrics = models["candidate"]["metrics"]
     rows = {row["band"]: row for row in models["candidate"]["band_report"]}
-    auto_share = 0.0 if AUTO_MERGE in bands["switched_off"] else rows[AUTO_MERGE]["coverage"]
+    # Only the bands that are served count: learned (enabled) and not switched off by the check.
+    auto_share = rows[AUTO_MERGE]["coverage"] if served.auto_merge < 1.0 else 0.0
     keep_share = (
-        0.0
-        if KEEP_SEPARATE in bands["switched_off"] or KEEP_SEPARATE not in rows
-        else rows[KEEP_SEPARATE]["coverage"]
+        rows[KEEP_SEPARATE]["coverage"] if served.keep_separate is not None and KEEP_SEPARATE in rows else 0.0
     )
     return {
         "dataset_version": training_set.version,

@@ -260,16 +260,18 @@ def evaluate_dedup_candidate(
     report["active_load_error"] = active_error
     report_path = write_json_atomic(Path(version.artifact_path) / EVALUATION_FILE, report)
     summary = {k: v for k, v in report.items() if k not in ("test_labels", "test_probabilities")}
-    if report["band_checks"]["switched_off"]:
-        switched = ", ".join(report["band_checks"]["switched_off"])
-        report["gate"]["reasons"].append(f"served with the {switched} band switched off (missed its target)")
+    switched = report["band_checks"]["switched_off"]
+    band_note = (
+        f"; served with the {', '.join(switched)} band switched off (missed its target)" if switched else ""
+    )
     gate = report["gate"]
     updated = registry.transition(
         version.id,
         "staged" if gate["passed"] else "failed",
         actor=actor,
         reason=("promotion gate passed: " if gate["passed"] else "promotion gate refused: ")
-        + "; ".join(gate["reasons"]),
+        + "; ".join(gate["reasons"])
+        + band_note,
         evaluation=summary,
     )
     return EvaluationOutcome(

@@ -526,9 +526,21 @@ def band_report(labels: Sequence[int], probabilities: Sequence[float], bands: De
     if not isinstance(bands, DecisionBands):
         raise ValueError(f"bands must be a DecisionBands, got {type(bands).__name__}")
     y, p = _validate_pairs(labels, probabilities)
+    return band_report_from_masks(y, bands._masks(p), bands)
+
+
+def band_report_from_masks(
+    labels: np.ndarray, masks: Mapping[str, np.ndarray], bands: DecisionBands
+) -> list[dict]:
+    """Like :func:`band_report`, from each band's membership mask (e.g. of thresholds cross-validated fold by
+    fold); a band ``bands`` does not enable gets bounds (0, 0)."""
+    y = np.asarray(labels)
     rows: list[dict] = []
-    for band, mask in bands._masks(p).items():
-        lower, upper = bands.bounds(band)
+    for band in BAND_NAMES:
+        mask = masks.get(band)
+        if mask is None:
+            continue
+        lower, upper = bands.bounds(band) if band in bands.band_names() else (0.0, 0.0)
         count = int(mask.sum())
         positives = int(y[mask].sum())
         rows.append(
