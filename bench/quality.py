@@ -295,6 +295,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="50,100,250,1000,all")
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the small sizes (50, 100, 250)")
     parser.add_argument("--large-seeds", type=int, default=1, help="seeds for the larger sizes")
+    parser.add_argument(
+        "--seed-list", help="comma-separated seeds to run for every size (instead of --seeds / --large-seeds)"
+    )
     parser.add_argument("--max-train-minutes", type=float, default=30.0)
     parser.add_argument("--output", default=str(RESULTS / "quality-stsb.json"))
     parser.add_argument("--keep", action="store_true", help="keep each run's FTA_HOME")
@@ -324,7 +327,7 @@ def main() -> int:
     for size in args.sizes.split(","):
         size_value: int | str = size if size == "all" else int(size)
         seeds = args.seeds if size_value in SMALL_SIZES else args.large_seeds
-        for seed in range(seeds):
+        for seed in [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(seeds):
             run = run_one(
                 size_value,
                 seed,
@@ -336,6 +339,8 @@ def main() -> int:
                 keep=args.keep,
             )
             results["runs"].setdefault(size, []).append(run)
+            # Partial results after every run, so a long benchmark interrupted keeps what it measured.
+            Path(args.output).with_suffix(".partial.json").write_text(json.dumps(results, indent=2) + "\n")
             print(
                 f"{size:>5} seed {seed}: {run['outcome']:<12} served {run['serving']['name']}: AP "
                 f"{run['serving']['average_precision']:.3f} (auto-merge {run['serving']['auto_merge_coverage']:.3f}/"
