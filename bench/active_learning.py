@@ -56,7 +56,9 @@ def features(rows, *, base, tfidf) -> dict[str, np.ndarray]:
     }
 
 
-def simulate(order: str, seed: int, pool: dict, y: np.ndarray, dev: dict, dev_y: np.ndarray) -> dict[int, float]:
+def simulate(
+    order: str, seed: int, pool: dict, y: np.ndarray, dev: dict, dev_y: np.ndarray
+) -> dict[int, float]:
     from fine_tuning_assets.calibration import PlattScaling
     from fine_tuning_assets.pair_model import BASE_COSINE, BASE_FEATURES
     from fine_tuning_assets.recipe_search import fit_stacker
@@ -72,7 +74,9 @@ def simulate(order: str, seed: int, pool: dict, y: np.ndarray, dev: dict, dev_y:
 
     def fit(index):
         index = np.asarray(index)
-        return fit_stacker({k: v[index] for k, v in pool.items()}, y[index], names=BASE_FEATURES, regularization=1.0)
+        return fit_stacker(
+            {k: v[index] for k, v in pool.items()}, y[index], names=BASE_FEATURES, regularization=1.0
+        )
 
     while True:
         if len(labelled) % BATCH == 0 and len(set(y[labelled].tolist())) == 2:
@@ -87,7 +91,9 @@ def simulate(order: str, seed: int, pool: dict, y: np.ndarray, dev: dict, dev_y:
             continue
         model = fit(labelled)
         probabilities = model.predict_proba({k: v[rest] for k, v in pool.items()})
-        base = PlattScaling.fit(pool[BASE_COSINE][labelled], y[labelled]).predict_proba(pool[BASE_COSINE][rest])
+        base = PlattScaling.fit(pool[BASE_COSINE][labelled], y[labelled]).predict_proba(
+            pool[BASE_COSINE][rest]
+        )
         ranked = queue_order(probabilities, threshold=0.5, recipe_probabilities=[base])
         labelled += [int(rest[i]) for i in ranked[:BATCH]]
 
@@ -98,7 +104,9 @@ def labels_to_reach(curve: dict[int, float], target: float) -> int | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS / "active-learning.json"))
     args = parser.parse_args()
@@ -114,15 +122,23 @@ def main() -> int:
     base = BaseCosineScorer(None)
     tfidf = TfidfCosine.fit([t for a, b, _ in train for t in (a, b)], analyzer=TFIDF_ANALYZER)
     pool, dev_features = features(train, base=base, tfidf=tfidf), features(dev, base=base, tfidf=tfidf)
-    print(f"features of {len(train)} pool and {len(dev)} dev pairs in {time.perf_counter() - started:.0f}s", flush=True)
+    print(
+        f"features of {len(train)} pool and {len(dev)} dev pairs in {time.perf_counter() - started:.0f}s",
+        flush=True,
+    )
     runs: dict[str, list[dict[int, float]]] = {"random": [], "queue": []}
     for seed in range(args.seeds):
         for order in runs:
             runs[order].append(simulate(order, seed, pool, y, dev_features, dev_y))
             curve = runs[order][-1]
-            print(f"seed {seed} {order}: " + ", ".join(f"AP@{n} {curve[n]:.3f}" for n in CHECKPOINTS), flush=True)
+            print(
+                f"seed {seed} {order}: " + ", ".join(f"AP@{n} {curve[n]:.3f}" for n in CHECKPOINTS),
+                flush=True,
+            )
     steps = sorted(runs["random"][0])
-    mean = {order: {n: float(np.mean([c[n] for c in curves])) for n in steps} for order, curves in runs.items()}
+    mean = {
+        order: {n: float(np.mean([c[n] for c in curves])) for n in steps} for order, curves in runs.items()
+    }
     target = mean["random"][BUDGET]
     needed = labels_to_reach(mean["queue"], target)
     per_seed = [labels_to_reach(q, r[BUDGET]) for q, r in zip(runs["queue"], runs["random"], strict=True)]
@@ -152,7 +168,9 @@ def main() -> int:
         "seeds": args.seeds,
         "base_cosine_average_precision": base_ap,
         "mean_average_precision": {order: {str(n): v for n, v in m.items()} for order, m in mean.items()},
-        "curves": {order: [{str(n): v for n, v in c.items()} for c in curves] for order, curves in runs.items()},
+        "curves": {
+            order: [{str(n): v for n, v in c.items()} for c in curves] for order, curves in runs.items()
+        },
         "random_ap_at_budget": target,
         "queue_labels_to_reach_it": needed,
         "queue_labels_to_reach_it_per_seed": per_seed,

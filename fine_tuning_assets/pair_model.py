@@ -168,10 +168,10 @@ class PairFeatures:
             raise ValueError(f"unknown pair features: {', '.join(sorted(unknown))}")
         pairs = [(a, b) for a, b in pairs]
         out: dict[str, np.ndarray] = {}
+        if BASE_TOKEN_F1 in wanted:  # first: its pass also embeds the sentences for the cosine
+            out[BASE_TOKEN_F1] = self._need(self.base, BASE_TOKEN_F1).token_f1(pairs)
         if BASE_COSINE in wanted:
             out[BASE_COSINE] = self._need(self.base, BASE_COSINE).similarities(pairs).astype(np.float64)
-        if BASE_TOKEN_F1 in wanted:
-            out[BASE_TOKEN_F1] = self._need(self.base, BASE_TOKEN_F1).token_f1(pairs)
         if wanted & set(LEXICAL_FEATURES):
             lexical = lexical_features(pairs, tfidf=self._need(self.tfidf, "lexical features"))
             out.update({k: v for k, v in lexical.items() if k in wanted})

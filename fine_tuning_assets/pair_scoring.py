@@ -51,22 +51,26 @@ class BaseCosineScorer:
         """BERTScore F1 (Zhang et al., 2020) of each pair with the base model's token embeddings: every token
         is matched to its most similar token of the other statement (cosine), precision and recall are the
         mean best-match similarities of each side, F1 their harmonic mean. No idf weighting, no baseline
-        rescaling; [CLS] and [SEP] are left out. Each distinct text is embedded once."""
+        rescaling; [CLS] and [SEP] are left out. Each distinct text is embedded once (the same pass fills the
+        cosine's embeddings: call this before :meth:`similarities` to embed once for both)."""
         if not pairs:
             return np.zeros(0, dtype=np.float64)
         missing = [
             t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in self._token_embeddings
         ]
         if missing:
+            # One pass gives both the token embeddings and the sentence embedding (kept for the cosine).
             outputs = self.model.encode(
                 missing,
                 batch_size=batch_size,
-                output_value="token_embeddings",
+                output_value=None,
                 convert_to_numpy=False,
                 show_progress_bar=False,
             )
-            for text, tokens in zip(missing, outputs, strict=True):
-                matrix = tokens.float().numpy()
+            for text, output in zip(missing, outputs, strict=True):
+                sentence = output["sentence_embedding"].float().numpy()
+                self._embeddings.setdefault(text, sentence / max(float(np.linalg.norm(sentence)), 1e-12))
+                matrix = output["token_embeddings"][output["attention_mask"].bool()].float().numpy()
                 matrix = matrix[1:-1] if len(matrix) > 2 else matrix
                 norms = np.linalg.norm(matrix, axis=1, keepdims=True)
                 self._token_embeddings[text] = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)

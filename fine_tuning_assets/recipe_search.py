@@ -481,10 +481,8 @@ def stacker_out_of_fold(
     pair, nor any pair of its group. Used to find suspected mislabels and to order the review queue."""
     labels = np.asarray([e.label for e in examples], dtype=int)
     pairs = [(e.text_a, e.text_b) for e in examples]
-    base_features = {
-        BASE_COSINE: base.similarities(pairs).astype(np.float64),
-        BASE_TOKEN_F1: base.token_f1(pairs),
-    }
+    token_f1 = base.token_f1(pairs)  # first: its pass also embeds the sentences for the cosine
+    base_features = {BASE_COSINE: base.similarities(pairs).astype(np.float64), BASE_TOKEN_F1: token_f1}
     from fine_tuning_assets.pair_features import lexical_features
 
     probabilities = np.zeros(labels.size)
@@ -574,10 +572,8 @@ def cross_validate_recipes(
     pairs = [(e.text_a, e.text_b) for e in rows]
     base = BaseCosineScorer(base_model)
     say(f"scoring {len(rows)} decided pairs with the base model")
-    base_features = {
-        BASE_COSINE: base.similarities(pairs).astype(np.float64),
-        BASE_TOKEN_F1: base.token_f1(pairs),
-    }
+    token_f1 = base.token_f1(pairs)  # first: its pass also embeds the sentences for the cosine
+    base_features = {BASE_COSINE: base.similarities(pairs).astype(np.float64), BASE_TOKEN_F1: token_f1}
 
     def features_for(index: np.ndarray, tfidf: TfidfCosine) -> dict[str, np.ndarray]:
         from fine_tuning_assets.pair_features import lexical_features
