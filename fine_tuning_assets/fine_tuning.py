@@ -236,8 +236,9 @@ def train_with_early_stopping(
         def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
             if deadline is not None and time.monotonic() >= deadline and state.global_step < state.max_steps:
                 self.stopped = True
-                # Evaluate once more so the weights trained up to here can still become the best ones.
-                control.should_evaluate = True
+                # Evaluate once more so the weights trained up to here can still become the best ones (without
+                # a validation split there is nothing to evaluate: the final weights are kept).
+                control.should_evaluate = validation_pairs > 0
                 control.should_training_stop = True
                 say(f"step {state.global_step}/{state.max_steps}: time budget used up — stopping")
 

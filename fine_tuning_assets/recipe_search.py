@@ -457,7 +457,13 @@ def _group_folds(
     from sklearn.model_selection import StratifiedGroupKFold
 
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    splits = list(splitter.split(np.zeros(labels.size), labels, groups))
+    try:
+        splits = list(splitter.split(np.zeros(labels.size), labels, groups))
+    except ValueError as error:  # e.g. fewer groups than folds
+        raise RecipeSearchError(
+            f"the decisions form too few independent groups for {folds}-fold cross-validation ({error}); "
+            "record more decisions"
+        ) from error
     for _, held_out in splits:
         if len(set(labels[held_out].tolist())) < 2:
             raise RecipeSearchError(
