@@ -171,6 +171,8 @@ def find_suspected_mislabels(
         np.column_stack([1 - p, p]),
         filter_by="prune_by_noise_rate",
         return_indices_ranked_by="self_confidence",
+        # No worker processes: forking a process that already runs torch threads can deadlock the fork.
+        n_jobs=1,
     )
     issues = []
     for index in ranked:
