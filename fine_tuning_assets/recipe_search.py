@@ -484,25 +484,28 @@ def stacker_out_of_fold(
 ) -> np.ndarray:
     """Out-of-fold P(merge) of each pair from the small-data stacker (base cosine, BERTScore F1, lexical
     features) fitted by group-wise k-fold cross-validation: a probability from a model that never saw the
-    pair, nor any pair of its group. Used to find suspected mislabels and to order the review queue."""
+    pair, nor any pair of its group. Used to find suspected mislabels. The TF-IDF is fitted once on every
+    pair's text (no labels: unsupervised), so the lexical features are computed once, not per fold."""
+    from fine_tuning_assets.pair_features import lexical_features
+
     labels = np.asarray([e.label for e in examples], dtype=int)
     pairs = [(e.text_a, e.text_b) for e in examples]
     token_f1 = base.token_f1(pairs)  # first: its pass also embeds the sentences for the cosine
-    base_features = {BASE_COSINE: base.similarities(pairs).astype(np.float64), BASE_TOKEN_F1: token_f1}
-    from fine_tuning_assets.pair_features import lexical_features
-
+    tfidf = TfidfCosine.fit([t for pair in pairs for t in pair], analyzer=TFIDF_ANALYZER)
+    features = {
+        BASE_COSINE: base.similarities(pairs).astype(np.float64),
+        BASE_TOKEN_F1: token_f1,
+        **lexical_features(pairs, tfidf=tfidf),
+    }
     probabilities = np.zeros(labels.size)
     for fit_index, held_out in _group_folds(labels, np.asarray(groups), folds=folds, seed=seed):
-        tfidf = TfidfCosine.fit([t for i in fit_index for t in pairs[i]], analyzer=TFIDF_ANALYZER)
-
-        def features(index: np.ndarray, tfidf: TfidfCosine = tfidf) -> dict[str, np.ndarray]:
-            lexical = lexical_features([pairs[i] for i in index], tfidf=tfidf)
-            return {**{k: v[index] for k, v in base_features.items()}, **lexical}
-
         head = fit_stacker(
-            features(fit_index), labels[fit_index], names=BASE_FEATURES, regularization=regularization
+            {k: v[fit_index] for k, v in features.items()},
+            labels[fit_index],
+            names=BASE_FEATURES,
+            regularization=regularization,
         )
-        probabilities[held_out] = head.predict_proba(features(held_out))
+        probabilities[held_out] = head.predict_proba({k: v[held_out] for k, v in features.items()})
     return np.clip(probabilities, 0.0, 1.0)
 
 
