@@ -179,6 +179,9 @@ def _gate(home: Path) -> dict[str, Any] | None:
         "passed": evaluation["gate"]["passed"],
         "reasons": evaluation["gate"]["reasons"],
         "test_pairs": evaluation["test_pairs"],
+        "regime": evaluation.get("regime", "fixed_split"),
+        "band_checks": evaluation.get("band_checks"),
+        "decided_without_human": evaluation.get("decided_without_human"),
         "selected_recipe": evaluation.get("selected_recipe"),
         "test_average_precision": {role: m["metrics"]["average_precision"] for role, m in models.items()},
         "recipe_search": evaluated[-1].training_metrics,
@@ -197,6 +200,10 @@ def _summary(model: dict[str, Any]) -> dict[str, Any]:
         "auto_merge_threshold": model["bands"]["auto_merge"] if model["bands"] else None,
         "auto_merge_coverage": m["auto_merge_coverage"],
         "auto_merge_precision": m["auto_merge_precision"],
+        "keep_separate_threshold": (model["bands"] or {}).get("keep_separate"),
+        "keep_separate_coverage": m.get("keep_separate_coverage"),
+        "keep_separate_duplicate_share": m.get("keep_separate_duplicate_share"),
+        "decided_without_human": m.get("decided_without_human"),
     }
 
 
@@ -212,14 +219,13 @@ def _mean_sd(values: list[float]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| decisions | seeds | served model AP (dev) | base cosine AP | TF-IDF + LR AP | served − best baseline | promoted | candidate AP (dev) | chosen recipes | auto-merge coverage / precision (dev) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| decisions | seeds | regime | served model AP (dev) | base cosine AP | served − base | TF-IDF + LR AP | promoted | candidate AP (dev) | chosen recipes | auto-merge coverage / precision (dev) | keep-separate coverage / duplicates (dev) | decided without a human (dev) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for runs in results["runs"].values():
         served = [r["serving"]["average_precision"] for r in runs]
         base = [r["base_cosine"]["average_precision"] for r in runs]
         tfidf = [r["tfidf_logistic_regression"]["average_precision"] for r in runs]
-        margin = [s - max(b, t) for s, b, t in zip(served, base, tfidf, strict=True)]
         promoted = sum(r["outcome"] == "promoted" for r in runs)
         candidate = [r["candidate"]["average_precision"] for r in runs if r["candidate"]]
         recipes = sorted({(r["test_split_gate"] or {}).get("selected_recipe") or "–" for r in runs})
@@ -232,9 +238,23 @@ def markdown(results: dict[str, Any]) -> str:
             )
             for r in runs
         ]
+        keep = [
+            f"{r['serving'].get('keep_separate_coverage') or 0.0:.3f} / "
+            + (
+                "–"
+                if r["serving"].get("keep_separate_duplicate_share") is None
+                else f"{r['serving']['keep_separate_duplicate_share']:.3f}"
+            )
+            for r in runs
+        ]
+        decided = [r["serving"].get("decided_without_human") or 0.0 for r in runs]
+        regimes = sorted({(r["test_split_gate"] or {}).get("regime") or "–" for r in runs})
+        gain = [s - b for s, b in zip(served, base, strict=True)]
         lines.append(
-            f"| {runs[0]['decisions']} | {len(runs)} | {_mean_sd(served)} | {_mean_sd(base)} | {_mean_sd(tfidf)} | "
-            f"{_mean_sd(margin)} | {promoted}/{len(runs)} | {_mean_sd(candidate)} | {', '.join(recipes)} | {'; '.join(auto)} |"
+            f"| {runs[0]['decisions']} | {len(runs)} | {', '.join(regimes).replace('_', ' ')} | {_mean_sd(served)} | "
+            f"{_mean_sd(base)} | {_mean_sd(gain)} (min {min(gain):+.3f}) | {_mean_sd(tfidf)} | "
+            f"{promoted}/{len(runs)} | {_mean_sd(candidate)} | {', '.join(recipes)} | {'; '.join(auto)} | "
+            f"{'; '.join(keep)} | {'; '.join(f'{d:.3f}' for d in decided)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -275,6 +295,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="50,100,250,1000,all")
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the small sizes (50, 100, 250)")
     parser.add_argument("--large-seeds", type=int, default=1, help="seeds for the larger sizes")
+    parser.add_argument(
+        "--seed-list", help="comma-separated seeds to run for every size (instead of --seeds / --large-seeds)"
+    )
     parser.add_argument("--max-train-minutes", type=float, default=30.0)
     parser.add_argument("--output", default=str(RESULTS / "quality-stsb.json"))
     parser.add_argument("--keep", action="store_true", help="keep each run's FTA_HOME")
@@ -304,7 +327,7 @@ def main() -> int:
     for size in args.sizes.split(","):
         size_value: int | str = size if size == "all" else int(size)
         seeds = args.seeds if size_value in SMALL_SIZES else args.large_seeds
-        for seed in range(seeds):
+        for seed in [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(seeds):
             run = run_one(
                 size_value,
                 seed,
@@ -316,6 +339,8 @@ def main() -> int:
                 keep=args.keep,
             )
             results["runs"].setdefault(size, []).append(run)
+            # Partial results after every run, so a long benchmark interrupted keeps what it measured.
+            Path(args.output).with_suffix(".partial.json").write_text(json.dumps(results, indent=2) + "\n")
             print(
                 f"{size:>5} seed {seed}: {run['outcome']:<12} served {run['serving']['name']}: AP "
                 f"{run['serving']['average_precision']:.3f} (auto-merge {run['serving']['auto_merge_coverage']:.3f}/"

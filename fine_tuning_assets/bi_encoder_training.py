@@ -37,7 +37,7 @@ CONTRASTIVE_MARGIN = 0.5
 
 def train_bi_encoder(
     train: Sequence[PairExample],
-    validation: Sequence[PairExample],
+    validation: Sequence[PairExample] | None,
     *,
     base_model: str | None,
     config: FineTuningConfig,

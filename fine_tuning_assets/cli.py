@@ -307,6 +307,10 @@ def _print_metrics_table(models: Sequence[tuple[str, dict[str, Any]]]) -> None:
                 "auto-merge thr": model["bands"]["auto_merge"] if model["bands"] else None,
                 "auto-merge cov": m["auto_merge_coverage"],
                 "auto-merge prec": m["auto_merge_precision"],
+                "keep-sep thr": (model["bands"] or {}).get("keep_separate"),
+                "keep-sep cov": m.get("keep_separate_coverage"),
+                "keep-sep dup": m.get("keep_separate_duplicate_share"),
+                "no human": m.get("decided_without_human"),
             }
         )
     _print_table(rows, list(rows[0]))
@@ -328,6 +332,18 @@ def _print_evaluation(version) -> None:  # noqa: ANN001
     print(f"promotion gate {'PASSED' if gate['passed'] else 'REFUSED'} (vs {gate['reference']}):")
     for reason in gate["reasons"]:
         print(f"  - {reason}")
+    checks = evaluation.get("band_checks")
+    if checks:
+        print("decision bands (is each band safe on held-out decisions):")
+        for reason in checks["reasons"]:
+            print(f"  - {reason}")
+        decided = evaluation["decided_without_human"]
+        print(
+            f"decided without a human: {decided['share']:.1%} of held-out pairs "
+            f"(auto-merged {decided['auto_merged']:.1%}, kept separate {decided['kept_separate']:.1%}) at "
+            f"auto-merge precision ≥ {decided['target_precision']} and ≤ {decided['max_duplicate_rate']:.0%} "
+            f"duplicates kept separate ({evaluation.get('regime', 'fixed_split').replace('_', ' ')})"
+        )
 
 
 def _chain_run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -626,6 +642,66 @@ def _predict_file(predictor, pairs, *, args: argparse.Namespace, output_format: 
     )
 
 
+def cmd_review_queue(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.artifacts import ArtifactStore
+    from fine_tuning_assets.dedup_lifecycle import LABEL_ISSUES_FILE, load_version_model
+    from fine_tuning_assets.pair_scoring import BaseCosineScorer
+    from fine_tuning_assets.review_queue import build_review_queue, pending_pairs
+    from fine_tuning_assets.training_set import dataset_path
+
+    settings = _settings()
+    registry = _registry(settings)
+    pending = pending_pairs(_store(settings).pending())
+    active = registry.active("dedup")
+    texts = [(row[3], row[4]) for row in pending]
+    recipe_probabilities: list = []
+    if active is not None:
+        model = load_version_model(active, name=active.label, all_recipes=True)
+        by_recipe = model.predict_all(texts, model.recipes) if texts else {r: [] for r in model.recipes}
+        probabilities = by_recipe[model.selected_recipe]
+        recipe_probabilities = [by_recipe[r] for r in model.recipes if r != model.selected_recipe]
+        scorer = f"{active.label} · {model.selected_recipe}"
+    else:
+        base = BaseCosineScorer(settings.base_model)
+        probabilities = base.predict_proba(texts) if texts else []
+        scorer = f"{base.name} (no dedup model is active: uncalibrated similarity)"
+    dataset_version = args.dataset_version or (active.dataset_version if active else None)
+    issues: list = []
+    if dataset_version:
+        issues_path = (
+            ArtifactStore(settings.artifact_root).path(dataset_path(dataset_version)) / LABEL_ISSUES_FILE
+        )
+        if issues_path.is_file():
+            issues = json.loads(issues_path.read_text(encoding="utf-8"))["issues"]
+    queue = build_review_queue(
+        pending, probabilities=probabilities, recipe_probabilities=recipe_probabilities, label_issues=issues
+    )
+    shown = queue[: args.limit] if args.limit else queue
+    if args.json:
+        print(json.dumps([item.to_dict() for item in shown], indent=2))
+        return EXIT_OK
+    print(
+        f"review queue: {len(issues)} suspected label errors"
+        + (f" (training set {dataset_version})" if dataset_version else "")
+        + f", then {len(pending)} pending pairs ordered by what a decision would teach {scorer}"
+    )
+    _print_table(
+        [
+            {
+                "#": rank,
+                "kind": item.kind,
+                "cluster": item.cluster_id,
+                "pair": f"{item.insight_a_id} ~ {item.insight_b_id}",
+                "P(merge)": item.probability,
+                "why": item.why[:90],
+            }
+            for rank, item in enumerate(shown, 1)
+        ],
+        ["#", "kind", "cluster", "pair", "P(merge)", "why"],
+    )
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fta", description="Turn human decisions into fine-tuned models.")
@@ -767,6 +843,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", help="JSON report to write (default: FTA_HOME/evaluations/<file>-<time>.json)"
     )
     evaluate_pairs.set_defaults(handler=cmd_evaluate_pairs)
+
+    queue = commands.add_parser(
+        "review-queue",
+        help="suspected label errors, then pending pairs ordered by how much a decision would teach the model",
+    )
+    queue.add_argument("--limit", type=int, default=30, help="rows to show (0: all)")
+    queue.add_argument(
+        "--dataset-version", help="training set whose label issues to list (default: the active model's)"
+    )
+    queue.add_argument("--json", action="store_true")
+    queue.set_defaults(handler=cmd_review_queue)
 
     predict = commands.add_parser(
         "predict-merge",

@@ -21,21 +21,32 @@ from fine_tuning_assets.dedup_evaluation import EvaluationConfig, evaluate_dedup
 from fine_tuning_assets.evaluation import DecisionBands
 from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.fine_tuning import ProgressFn
+from fine_tuning_assets.label_issues import LabelIssue, find_label_issues_in
 from fine_tuning_assets.pair_model import PairModel
 from fine_tuning_assets.pair_scoring import BaseCosineScorer
 from fine_tuning_assets.processes import RunOwner
-from fine_tuning_assets.recipe_search import RecipeSearchConfig, search_recipes
+from fine_tuning_assets.recipe_search import (
+    CROSS_VALIDATION,
+    RecipeSearchConfig,
+    RecipeSearchError,
+    choose_regime,
+    cross_validate_recipes,
+    search_recipes,
+    stacker_out_of_fold,
+)
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
 from fine_tuning_assets.training_set import (
     TrainingSet,
     TrainingSetConfig,
     build_training_set,
     load_training_set,
+    split_groups,
 )
 
 TASK = "dedup"
 MODEL_KIND = "pair-model"
 EVALUATION_FILE = "evaluation.json"
+LABEL_ISSUES_FILE = "label_issues.json"
 
 
 def build_dedup_training_set(
@@ -60,6 +71,23 @@ def build_dedup_training_set(
         config=config,
         similarity_fn=similarity,
     )
+
+
+def find_training_set_label_issues(
+    training_set: TrainingSet, *, base_model: str | None
+) -> tuple[list[LabelIssue], str | None]:
+    """The training set's label issues (:mod:`fine_tuning_assets.label_issues`), with out-of-fold probabilities
+    of the small-data stacker for suspected mislabels; the note says why those were not computed, if so."""
+    human = [e for e in training_set.examples if e.origin != "low_similarity_sample"]
+    note = None
+    try:
+        probabilities = stacker_out_of_fold(human, split_groups(human), base=BaseCosineScorer(base_model))
+    except RecipeSearchError as error:
+        probabilities, note = None, f"suspected mislabels not searched: {error}"
+    issues = find_label_issues_in(
+        training_set.examples, training_set.conflicts, out_of_fold_probabilities=probabilities
+    )
+    return issues, note
 
 
 def train_dedup_candidate(
@@ -90,15 +118,33 @@ def train_dedup_candidate(
     try:
         result_holder: dict[str, Any] = {}
 
-        def write(directory: Path) -> None:
-            result_holder["result"] = search_recipes(
-                training_set.split("train"),
-                training_set.split("validation"),
-                base_model=base_model,
-                config=config,
-                output_dir=directory,
-                progress=progress,
+        human = [e for e in training_set.examples if e.origin != "low_similarity_sample"]
+        regime = choose_regime(sum(e.split == "test" for e in human), config=config)
+        if progress:
+            progress(
+                f"{regime.replace('_', ' ')} regime: {sum(e.split == 'test' for e in human)} human-labelled test "
+                f"pairs (cross-validation below {config.fixed_split_min_test_pairs})"
             )
+
+        def write(directory: Path) -> None:
+            if regime == CROSS_VALIDATION:
+                result_holder["result"] = cross_validate_recipes(
+                    human,
+                    split_groups(human),
+                    base_model=base_model,
+                    config=config,
+                    output_dir=directory,
+                    progress=progress,
+                )
+            else:
+                result_holder["result"] = search_recipes(
+                    training_set.split("train"),
+                    training_set.split("validation"),
+                    base_model=base_model,
+                    config=config,
+                    output_dir=directory,
+                    progress=progress,
+                )
             (directory / "training_history.json").write_text(
                 json.dumps(result_holder["result"].history, indent=2, default=str) + "\n", encoding="utf-8"
             )
@@ -121,10 +167,10 @@ def train_dedup_candidate(
             version.id,
             "evaluating",
             actor=actor,
-            reason=f"recipe search chose {result.selected_recipe} in {result.seconds:.0f}s "
+            reason=f"recipe search ({regime.replace('_', ' ')}) chose {result.selected_recipe} in {result.seconds:.0f}s "
             f"(validation average precision {result.recipes[result.selected_recipe].validation_average_precision:.4f})",
             artifact_path=str(path),
-            training_metrics=result.metrics(),
+            training_metrics={**result.metrics(), "regime": regime},
         )
     except BaseException as error:
         registry.transition(version.id, "failed", actor=actor, reason=f"training failed: {error!r}"[:2000])
@@ -145,8 +191,12 @@ def load_version_model(
 
 
 def serving_bands(version: ModelVersion) -> DecisionBands | None:
-    """The decision bands an evaluated version serves with (learned when it was evaluated)."""
-    bands = version.evaluation.get("models", {}).get("candidate", {}).get("bands")
+    """The decision bands an evaluated version serves with: learned when it was evaluated, less any band that
+    missed its target on the held-out decisions (``serving_bands`` of the evaluation; versions evaluated
+    before band checks serve their learned bands)."""
+    bands = version.evaluation.get("serving_bands") or (
+        version.evaluation.get("models", {}).get("candidate", {}).get("bands")
+    )
     return DecisionBands(**bands) if bands else None
 
 
@@ -214,13 +264,18 @@ def evaluate_dedup_candidate(
     report["active_load_error"] = active_error
     report_path = write_json_atomic(Path(version.artifact_path) / EVALUATION_FILE, report)
     summary = {k: v for k, v in report.items() if k not in ("test_labels", "test_probabilities")}
+    switched = report["band_checks"]["switched_off"]
+    band_note = (
+        f"; served with the {', '.join(switched)} band switched off (missed its target)" if switched else ""
+    )
     gate = report["gate"]
     updated = registry.transition(
         version.id,
         "staged" if gate["passed"] else "failed",
         actor=actor,
         reason=("promotion gate passed: " if gate["passed"] else "promotion gate refused: ")
-        + "; ".join(gate["reasons"]),
+        + "; ".join(gate["reasons"])
+        + band_note,
         evaluation=summary,
     )
     return EvaluationOutcome(

@@ -296,33 +296,83 @@ def compute_pair_metrics(
 # --------------------------------------------------------------------------------------------------
 
 
+def clopper_pearson_bounds(
+    successes: Any, trials: Any, *, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Clopper–Pearson (exact binomial) bounds of a proportion ``successes / trials``.
+
+    Returns ``(lower, upper)``: the true proportion is at least ``lower`` with probability ``confidence``,
+    and at most ``upper`` with the same probability (each bound one-sided). Works element-wise on arrays;
+    ``trials`` must be positive. Uses the beta-distribution form of the exact interval (scipy).
+
+    Example:
+        >>> lower, upper = clopper_pearson_bounds(299, 299, confidence=0.95)
+        >>> round(float(lower[0]), 4)
+        0.99
+        >>> lower, upper = clopper_pearson_bounds(0, 299, confidence=0.95)
+        >>> round(float(upper[0]), 4)
+        0.01
+    """
+    from scipy.stats import beta
+
+    if not 0.5 <= confidence < 1:
+        raise ValueError(f"confidence must be in [0.5, 1), got {confidence!r}")
+    k = np.atleast_1d(np.asarray(successes, dtype=np.float64))
+    n = np.atleast_1d(np.asarray(trials, dtype=np.float64))
+    if (n <= 0).any() or (k < 0).any() or (k > n).any():
+        raise ValueError("clopper_pearson_bounds needs 0 <= successes <= trials and trials > 0")
+    alpha = 1.0 - confidence
+    with np.errstate(invalid="ignore"):
+        lower = np.where(k > 0, beta.ppf(alpha, k, n - k + 1), 0.0)
+        upper = np.where(k < n, beta.ppf(confidence, k + 1, n - k), 1.0)
+    return lower, upper
+
+
+def _check_rate(value: Any, *, name: str, allow_zero: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not (0.0 <= value <= 1.0) or (not allow_zero and value == 0.0):
+        raise ValueError(f"{name} must be in {'[0' if allow_zero else '(0'}, 1], got {value!r}")
+    return value
+
+
+def _check_count(value: Any, *, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _check_confidence(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0.5 <= value < 1:
+        raise ValueError(f"confidence must be None or in [0.5, 1), got {value!r}")
+    return float(value)
+
+
 def learn_auto_merge_threshold(
     labels: Sequence[int],
     probabilities: Sequence[float],
     *,
     target_precision: float = 0.99,
     min_auto_merged: int = 1,
+    confidence: float | None = None,
 ) -> float | None:
     """Learn the auto-merge threshold from held-out human decisions.
 
     Candidates are the distinct observed probabilities. A candidate ``t`` *qualifies* when the pairs
     with ``p > t`` -- exactly the pairs ``DecisionBands(auto_merge=t)`` puts in ``auto_merge``, so a pair
-    with ``p == t`` is not auto-merged -- number at least ``min_auto_merged`` and have precision
-    (share of human label 1) ``>= target_precision``. Returns the smallest qualifying ``t``, which is the
-    one auto-merging the most pairs (coverage only grows as ``t`` falls). Qualifying thresholds need not
-    be contiguous (precision is not monotonic in ``t``); the rule only looks at the whole auto-merged
-    set of each candidate. Returns None when no candidate qualifies (e.g. the top-scored pair is a
-    human "keep separate" and the target is 1.0). Since the smallest qualifying ``t`` also has the most
-    auto-merged pairs, ``min_auto_merged`` acts as a gate: the result is the smallest ``t`` reaching the
-    target, or None when that ``t`` auto-merges fewer than ``min_auto_merged`` pairs.
+    with ``p == t`` is not auto-merged -- number at least ``min_auto_merged`` and their precision (share of
+    human label 1) reaches ``target_precision``: the observed precision when ``confidence`` is None, or
+    its one-sided Clopper–Pearson *lower* bound at ``confidence`` (e.g. 0.95) otherwise -- the
+    conservative rule, so that a threshold learned on validation still holds on new pairs. Returns the
+    smallest qualifying ``t`` (the one auto-merging the most pairs), or None when none qualifies.
 
-    Precision is measured over the whole auto-merged set, so pairs just above ``t`` may be right less
-    often than ``target_precision`` (the many confident pairs higher up carry the average).
-
-    The threshold is fitted *on* the given pairs, so its precision there is optimistic; use held-out
-    decisions, and raise ``min_auto_merged`` so that a target like 0.99 rests on enough pairs (with
-    few pairs, 0.99 just means "no errors"). The result may be below ``DecisionBands.review``; the caller
-    decides how to combine them (``DecisionBands`` rejects ``review > auto_merge``).
+    With a confidence bound, a high target needs many pairs: with no error at all, a lower bound of 0.99
+    at 95% confidence takes 299 auto-merged pairs. Qualifying thresholds need not be contiguous; precision
+    is measured over the whole auto-merged set. The result may be below ``DecisionBands.review``; the caller
+    decides how to combine them.
 
     Example:
         >>> learn_auto_merge_threshold([1, 1, 0, 1, 0], [0.99, 0.98, 0.97, 0.96, 0.2])
@@ -331,14 +381,16 @@ def learn_auto_merge_threshold(
         0.2
         >>> learn_auto_merge_threshold([0, 1], [0.9, 0.1]) is None
         True
+        >>> labels, probs = [1] * 40 + [0] * 60, [0.9 + i / 1000 for i in range(40)] + [0.1] * 60
+        >>> learn_auto_merge_threshold(labels, probs, target_precision=0.95)
+        0.1
+        >>> learn_auto_merge_threshold(labels, probs, target_precision=0.95, confidence=0.95) is None
+        True
     """
     y, p = _validate_pairs(labels, probabilities)
-    if isinstance(target_precision, bool) or not isinstance(target_precision, (int, float, np.number)):
-        raise ValueError(f"target_precision must be a number, got {target_precision!r}")
-    if not 0.0 < float(target_precision) <= 1.0:
-        raise ValueError(f"target_precision must be in (0, 1], got {target_precision!r}")
-    if isinstance(min_auto_merged, bool) or not isinstance(min_auto_merged, int) or min_auto_merged < 1:
-        raise ValueError(f"min_auto_merged must be a whole number >= 1, got {min_auto_merged!r}")
+    target_precision = _check_rate(target_precision, name="target_precision", allow_zero=False)
+    min_auto_merged = _check_count(min_auto_merged, name="min_auto_merged")
+    confidence = _check_confidence(confidence)
 
     order = np.argsort(p, kind="stable")
     p_sorted = p[order]
@@ -347,10 +399,70 @@ def learn_auto_merge_threshold(
     first_above = np.searchsorted(p_sorted, candidates, side="right")  # index of first p > t
     count_above = p.size - first_above
     positives_above = pos_cumulative[-1] - pos_cumulative[first_above]
-    for t, count, positives in zip(candidates, count_above, positives_above, strict=True):
-        if count >= min_auto_merged and positives / count >= target_precision:
-            return float(t)
-    return None
+    usable = count_above >= min_auto_merged
+    if not usable.any():
+        return None
+    count, positives = count_above[usable], positives_above[usable]
+    if confidence is None:
+        precision = positives / count
+    else:
+        precision, _ = clopper_pearson_bounds(positives, count, confidence=confidence)
+    qualifying = np.flatnonzero(precision >= target_precision)
+    return float(candidates[usable][qualifying[0]]) if qualifying.size else None
+
+
+def learn_keep_separate_threshold(
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    *,
+    max_duplicate_rate: float = 0.01,
+    min_kept_separate: int = 1,
+    confidence: float | None = None,
+) -> float | None:
+    """Learn the keep-separate threshold from held-out human decisions: the mirror of
+    :func:`learn_auto_merge_threshold`.
+
+    Candidates are the distinct observed probabilities. A candidate ``t`` *qualifies* when the pairs with
+    ``p < t`` -- exactly the pairs ``DecisionBands(keep_separate=t)`` keeps separate -- number at least
+    ``min_kept_separate`` and the share of true duplicates (human label 1) among them is at most
+    ``max_duplicate_rate``: the observed share when ``confidence`` is None, or its one-sided
+    Clopper–Pearson *upper* bound at ``confidence`` otherwise. Returns the largest qualifying ``t`` (the
+    one keeping the most pairs apart), or None when none qualifies.
+
+    Example:
+        >>> learn_keep_separate_threshold([0, 0, 1, 0, 1], [0.05, 0.1, 0.2, 0.3, 0.9])
+        0.2
+        >>> learn_keep_separate_threshold([0, 0, 1, 0, 1], [0.05, 0.1, 0.2, 0.3, 0.9], max_duplicate_rate=0.34)
+        0.9
+        >>> labels, probs = [0] * 400 + [1] * 50, [i / 1000 for i in range(400)] + [0.9] * 50
+        >>> learn_keep_separate_threshold(labels, probs, confidence=0.95)
+        0.9
+        >>> learn_keep_separate_threshold(labels[100:], probs[100:], confidence=0.95)
+        0.9
+        >>> learn_keep_separate_threshold(labels[200:], probs[200:], confidence=0.95) is None
+        True
+    """
+    y, p = _validate_pairs(labels, probabilities)
+    max_duplicate_rate = _check_rate(max_duplicate_rate, name="max_duplicate_rate", allow_zero=True)
+    min_kept_separate = _check_count(min_kept_separate, name="min_kept_separate")
+    confidence = _check_confidence(confidence)
+
+    order = np.argsort(p, kind="stable")
+    p_sorted = p[order]
+    pos_cumulative = np.concatenate(([0], np.cumsum(y[order])))
+    candidates = np.unique(p_sorted)  # ascending
+    count_below = np.searchsorted(p_sorted, candidates, side="left")  # pairs with p < t
+    usable = count_below >= min_kept_separate
+    if not usable.any():
+        return None
+    count = count_below[usable]
+    duplicates = pos_cumulative[count]
+    if confidence is None:
+        rate = duplicates / count
+    else:
+        _, rate = clopper_pearson_bounds(duplicates, count, confidence=confidence)
+    qualifying = np.flatnonzero(rate <= max_duplicate_rate)
+    return float(candidates[usable][qualifying[-1]]) if qualifying.size else None
 
 
 def fit_best_threshold(labels: Sequence[int], scores: Sequence[float], *, metric: str = "f1") -> float:
@@ -414,9 +526,21 @@ def band_report(labels: Sequence[int], probabilities: Sequence[float], bands: De
     if not isinstance(bands, DecisionBands):
         raise ValueError(f"bands must be a DecisionBands, got {type(bands).__name__}")
     y, p = _validate_pairs(labels, probabilities)
+    return band_report_from_masks(y, bands._masks(p), bands)
+
+
+def band_report_from_masks(
+    labels: np.ndarray, masks: Mapping[str, np.ndarray], bands: DecisionBands
+) -> list[dict]:
+    """Like :func:`band_report`, from each band's membership mask (e.g. of thresholds cross-validated fold by
+    fold); a band ``bands`` does not enable gets bounds (0, 0)."""
+    y = np.asarray(labels)
     rows: list[dict] = []
-    for band, mask in bands._masks(p).items():
-        lower, upper = bands.bounds(band)
+    for band in BAND_NAMES:
+        mask = masks.get(band)
+        if mask is None:
+            continue
+        lower, upper = bands.bounds(band) if band in bands.band_names() else (0.0, 0.0)
         count = int(mask.sum())
         positives = int(y[mask].sum())
         rows.append(

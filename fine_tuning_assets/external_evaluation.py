@@ -2,8 +2,9 @@
 
 The file is read like a labelled-pairs import (same columns and positive-label rule) but nothing is stored:
 each pair is scored by every model and the report gives, per model, average precision, accuracy,
-precision, recall, F1, Brier score and expected calibration error, and the coverage and precision of the
-auto-merge band at the thresholds the model serves with. The base model is scored exactly as the fallback
+precision, recall, F1, Brier score and expected calibration error, the coverage and precision of the
+auto-merge band and the coverage and share of true duplicates of the keep-separate band at the thresholds the
+model serves with, and the share of pairs those two bands decide without a human. The base model is scored exactly as the fallback
 serves it: cosine similarity, Platt-calibrated on the active model's training decisions when one is active
 (plain cosine otherwise), and it never auto-merges.
 
@@ -25,7 +26,13 @@ from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL
 from fine_tuning_assets.calibration import PlattScaling
 from fine_tuning_assets.decisions import DecisionBatch
 from fine_tuning_assets.dedup_lifecycle import TASK, load_version_model, serving_bands
-from fine_tuning_assets.evaluation import AUTO_MERGE, DecisionBands, band_report, compute_pair_metrics
+from fine_tuning_assets.evaluation import (
+    AUTO_MERGE,
+    KEEP_SEPARATE,
+    DecisionBands,
+    band_report,
+    compute_pair_metrics,
+)
 from fine_tuning_assets.pair_scoring import BaseCosineScorer
 from fine_tuning_assets.registry import ModelRegistry, ModelVersion
 
@@ -64,8 +71,14 @@ def _model_entry(
     metrics = compute_pair_metrics(labels, probabilities, threshold=threshold)
     rows = band_report(labels, probabilities, bands) if bands is not None else None
     auto = next(r for r in rows if r["band"] == AUTO_MERGE) if rows else None
+    keep = next((r for r in rows if r["band"] == KEEP_SEPARATE), None) if rows else None
     metrics["auto_merge_coverage"] = auto["coverage"] if auto else None
     metrics["auto_merge_precision"] = auto["precision"] if auto else None
+    metrics["keep_separate_coverage"] = keep["coverage"] if keep else (0.0 if rows else None)
+    metrics["keep_separate_duplicate_share"] = keep["precision"] if keep else None
+    metrics["decided_without_human"] = (
+        metrics["auto_merge_coverage"] + metrics["keep_separate_coverage"] if rows else None
+    )
     return {
         "role": role,
         "name": name,
@@ -73,7 +86,9 @@ def _model_entry(
         "model_state": version.state if version else None,
         "recipe": recipe,
         "threshold": threshold,
-        "bands": None if bands is None else {"auto_merge": bands.auto_merge, "review": bands.review},
+        "bands": None
+        if bands is None
+        else {"auto_merge": bands.auto_merge, "review": bands.review, "keep_separate": bands.keep_separate},
         "band_report": rows,
         "metrics": metrics,
         "note": note,

@@ -438,6 +438,19 @@ class FeedbackStore:
             ),
         )
 
+    def pending(self) -> DecisionBatch:
+        """The clusters still waiting for a reviewer, and the insights they name."""
+        query = sa.select(merge_clusters.c.id).where(merge_clusters.c.status == "pending")
+        with self.engine.connect() as connection:
+            ids = list(connection.execute(query.order_by(merge_clusters.c.id)).scalars())
+            clusters = self._load_clusters(connection, ids)
+            found = self._load_insights(
+                connection, {m.insight_id for c in clusters.values() for m in c.members}
+            )
+        return DecisionBatch(
+            insights=tuple(found[i] for i in sorted(found)), clusters=tuple(clusters[i] for i in ids)
+        )
+
     def get_cluster(self, cluster_id: str) -> MergeCluster | None:
         with self.engine.connect() as connection:
             return self._load_clusters(connection, [cluster_id]).get(cluster_id)

@@ -119,8 +119,9 @@ def pair_dataset(examples: Sequence[PairExample], *, label_type: type = float): 
     )
 
 
-def check_splits(train: Sequence[PairExample], validation: Sequence[PairExample]) -> None:
-    if not train or not validation:
+def check_splits(train: Sequence[PairExample], validation: Sequence[PairExample] | None) -> None:
+    """Training needs pairs; ``validation=None`` trains without one (fixed epochs, final weights)."""
+    if not train or (validation is not None and not validation):
         raise ValueError(
             f"training needs pairs in both splits (train {len(train)}, validation {len(validation)})"
         )
@@ -131,7 +132,14 @@ def evaluation_steps(train_pairs: int, config: FineTuningConfig) -> int:
     return max(1, steps_per_epoch // config.evaluations_per_epoch)
 
 
-def training_arguments(arguments_class: type, config: FineTuningConfig, *, output_dir: str, eval_steps: int):
+def training_arguments(
+    arguments_class: type,
+    config: FineTuningConfig,
+    *,
+    output_dir: str,
+    eval_steps: int,
+    evaluate: bool = True,
+):
     """The trainer arguments both fine-tunes use (CPU, no checkpoints, no external reporting)."""
     return arguments_class(
         output_dir=output_dir,
@@ -142,8 +150,8 @@ def training_arguments(arguments_class: type, config: FineTuningConfig, *, outpu
         # Transformers 5 takes the warmup *ratio* as a float warmup_steps below 1.
         warmup_steps=config.warmup_ratio,
         weight_decay=config.weight_decay,
-        eval_strategy="steps",
-        eval_steps=eval_steps,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=eval_steps if evaluate else None,
         save_strategy="no",
         logging_steps=max(1, eval_steps // 2),
         seed=config.seed,
@@ -228,8 +236,9 @@ def train_with_early_stopping(
         def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
             if deadline is not None and time.monotonic() >= deadline and state.global_step < state.max_steps:
                 self.stopped = True
-                # Evaluate once more so the weights trained up to here can still become the best ones.
-                control.should_evaluate = True
+                # Evaluate once more so the weights trained up to here can still become the best ones (without
+                # a validation split there is nothing to evaluate: the final weights are kept).
+                control.should_evaluate = validation_pairs > 0
                 control.should_training_stop = True
                 say(f"step {state.global_step}/{state.max_steps}: time budget used up — stopping")
 
@@ -277,7 +286,7 @@ def fine_tune(
     loss: Any,
     label_type: type,
     train: Sequence[PairExample],
-    validation: Sequence[PairExample],
+    validation: Sequence[PairExample] | None,
     config: FineTuningConfig,
     output_dir: str | Path,
     deadline: float | None = None,
@@ -286,20 +295,31 @@ def fine_tune(
     """Train ``model`` with a sentence-transformers trainer (``trainer_class``, ``arguments_class``) on the
     pairs, keep the best weights (:func:`train_with_early_stopping`) and save them as safetensors into
     ``output_dir``. ``module`` is the torch module whose weights are kept; ``description`` names the model
-    in the progress log."""
+    in the progress log. ``validation=None`` trains for ``config.epochs`` without validating (SetFit-style,
+    for the cross-validation regime) and keeps the final weights."""
     eval_steps = evaluation_steps(len(train), config)
     (progress or (lambda _message: None))(
         f"training {description} on {len(train)} pairs ({config.epochs} epochs, batch {config.batch_size}, "
-        f"learning rate {config.learning_rate:g}), validating every {eval_steps} steps on "
-        f"{len(validation)} pairs"
+        f"learning rate {config.learning_rate:g}), "
+        + (
+            f"validating every {eval_steps} steps on {len(validation)} pairs"
+            if validation is not None
+            else "without validation (final weights)"
+        )
     )
 
     def make_trainer(scratch: str, callbacks: list) -> Any:
         return trainer_class(
             model=model,
-            args=training_arguments(arguments_class, config, output_dir=scratch, eval_steps=eval_steps),
+            args=training_arguments(
+                arguments_class,
+                config,
+                output_dir=scratch,
+                eval_steps=eval_steps,
+                evaluate=validation is not None,
+            ),
             train_dataset=pair_dataset(train, label_type=label_type),
-            eval_dataset=pair_dataset(validation, label_type=label_type),
+            eval_dataset=pair_dataset(validation, label_type=label_type) if validation is not None else None,
             loss=loss,
             callbacks=callbacks,
         )
@@ -308,7 +328,7 @@ def fine_tune(
         make_trainer,
         module=module,
         train_pairs=len(train),
-        validation_pairs=len(validation),
+        validation_pairs=len(validation) if validation is not None else 0,
         config=config,
         deadline=deadline,
         progress=progress,

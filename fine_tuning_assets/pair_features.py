@@ -4,7 +4,9 @@ Near-duplicates that a reviewer keeps apart often differ in one number or one wo
 barely notices ("LDL by 30%" vs "LDL by 50%"); these features make such differences visible to the
 stacker next to the embedding similarities:
 
-* ``tfidf_cosine`` -- cosine of the TF-IDF vectors (word unigrams and bigrams, fitted on training texts),
+* ``tfidf_cosine`` -- cosine of the TF-IDF vectors, fitted on training texts: character 3-5-grams within
+  words (``analyzer="char_wb"``, what the recipe search fits: robust to unseen words and inflections when
+  a team has few decisions) or word unigrams and bigrams (``"word"``, models saved before),
 * ``token_jaccard`` -- shared word tokens over all word tokens,
 * ``length_ratio`` -- shorter over longer length in tokens,
 * ``numbers_differ`` -- 1.0 when the numbers in the two statements differ, else 0.0.
@@ -40,39 +42,44 @@ def _numbers(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", "") for n in _NUMBER.findall(text))
 
 
+#: TF-IDF analyzers: word unigrams and bigrams, or character 3-5-grams inside word boundaries.
+ANALYZERS: tuple[str, ...] = ("word", "char_wb")
+
+
+def _make_vectorizer(analyzer: str, **options: Any):  # -> TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if analyzer == "char_wb":
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, **options)
+    return TfidfVectorizer(
+        tokenizer=tokens, token_pattern=None, lowercase=False, ngram_range=(1, 2), **options
+    )
+
+
 @dataclass(frozen=True)
 class TfidfCosine:
     """TF-IDF cosine similarity with a vocabulary and idf weights fitted on a corpus, saved as JSON."""
 
     vocabulary: Mapping[str, int]
     idf: tuple[float, ...]
+    analyzer: str = "word"
+
+    def __post_init__(self) -> None:
+        if self.analyzer not in ANALYZERS:
+            raise ValueError(f"analyzer must be one of {', '.join(ANALYZERS)}, got {self.analyzer!r}")
 
     @classmethod
-    def fit(cls, texts: Sequence[str], *, max_features: int = 50_000) -> TfidfCosine:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
+    def fit(cls, texts: Sequence[str], *, max_features: int = 50_000, analyzer: str = "word") -> TfidfCosine:
         if not texts:
             raise ValueError("TF-IDF needs at least one text to fit on")
-        vectorizer = TfidfVectorizer(
-            tokenizer=tokens,
-            token_pattern=None,
-            lowercase=False,
-            ngram_range=(1, 2),
-            max_features=max_features,
-        ).fit(texts)
+        if analyzer not in ANALYZERS:
+            raise ValueError(f"analyzer must be one of {', '.join(ANALYZERS)}, got {analyzer!r}")
+        vectorizer = _make_vectorizer(analyzer, max_features=max_features).fit(texts)
         vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
-        return cls(vocabulary=vocabulary, idf=tuple(float(v) for v in vectorizer.idf_))
+        return cls(vocabulary=vocabulary, idf=tuple(float(v) for v in vectorizer.idf_), analyzer=analyzer)
 
     def _vectorizer(self):  # -> TfidfVectorizer
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
-            tokenizer=tokens,
-            token_pattern=None,
-            lowercase=False,
-            ngram_range=(1, 2),
-            vocabulary=self.vocabulary,
-        )
+        vectorizer = _make_vectorizer(self.analyzer, vocabulary=self.vocabulary)
         vectorizer.idf_ = np.asarray(self.idf, dtype=np.float64)
         return vectorizer
 
@@ -86,7 +93,7 @@ class TfidfCosine:
         return np.asarray(a.multiply(b).sum(axis=1), dtype=np.float64).reshape(-1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vocabulary": dict(self.vocabulary), "idf": list(self.idf)}
+        return {"vocabulary": dict(self.vocabulary), "idf": list(self.idf), "analyzer": self.analyzer}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TfidfCosine:
@@ -94,7 +101,9 @@ class TfidfCosine:
         if not isinstance(vocabulary, Mapping) or not isinstance(idf, list) or len(vocabulary) != len(idf):
             raise ValueError("a saved TF-IDF needs a vocabulary and one idf weight per term")
         return cls(
-            vocabulary={str(k): int(v) for k, v in vocabulary.items()}, idf=tuple(float(v) for v in idf)
+            vocabulary={str(k): int(v) for k, v in vocabulary.items()},
+            idf=tuple(float(v) for v in idf),
+            analyzer=str(data.get("analyzer", "word")),  # models saved before the option used words
         )
 
 

@@ -6,8 +6,8 @@ A model version's directory holds ``pair_model.json`` and the fine-tuned compone
 
 * ``bi-encoder`` -- cosine of the contrastively fine-tuned bi-encoder, calibrated,
 * ``cross-encoder`` -- logit of the fine-tuned cross-encoder, calibrated,
-* ``stacker`` -- a logistic regression over the base model's cosine, the lexical features of
-  :mod:`fine_tuning_assets.pair_features` and the fine-tuned scores.
+* ``stacker`` -- a logistic regression over the base model's cosine and BERTScore F1 (token alignment),
+  the lexical features of :mod:`fine_tuning_assets.pair_features` and the fine-tuned scores.
 
 :class:`PairModel` loads only the components the asked-for recipes need, computes each feature once per
 call, and embeds each distinct text once.
@@ -52,14 +52,17 @@ RECIPES: tuple[str, ...] = (BI_ENCODER, CROSS_ENCODER, STACKER)
 #: The fine-tuned recipes and the component folder each trains.
 FINE_TUNED_COMPONENTS: Mapping[str, str] = {BI_ENCODER: BI_ENCODER_DIR, CROSS_ENCODER: CROSS_ENCODER_DIR}
 
-BASE_COSINE, BI_ENCODER_COSINE, CROSS_ENCODER_LOGIT = (
+BASE_COSINE, BASE_TOKEN_F1, BI_ENCODER_COSINE, CROSS_ENCODER_LOGIT = (
     "base_cosine",
+    "bertscore_f1",
     "bi_encoder_cosine",
     "cross_encoder_logit",
 )
 #: The feature each fine-tuned recipe scores with.
 RECIPE_SCORE: Mapping[str, str] = {BI_ENCODER: BI_ENCODER_COSINE, CROSS_ENCODER: CROSS_ENCODER_LOGIT}
-FEATURES: tuple[str, ...] = (BASE_COSINE, *LEXICAL_FEATURES, BI_ENCODER_COSINE, CROSS_ENCODER_LOGIT)
+#: What the base model and the lexical features give without any fine-tuning (the small-data stacker's inputs).
+BASE_FEATURES: tuple[str, ...] = (BASE_COSINE, BASE_TOKEN_F1, *LEXICAL_FEATURES)
+FEATURES: tuple[str, ...] = (*BASE_FEATURES, BI_ENCODER_COSINE, CROSS_ENCODER_LOGIT)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ class PairFeatures:
             raise ValueError(f"unknown pair features: {', '.join(sorted(unknown))}")
         pairs = [(a, b) for a, b in pairs]
         out: dict[str, np.ndarray] = {}
+        if BASE_TOKEN_F1 in wanted:  # first: its pass also embeds the sentences for the cosine
+            out[BASE_TOKEN_F1] = self._need(self.base, BASE_TOKEN_F1).token_f1(pairs)
         if BASE_COSINE in wanted:
             out[BASE_COSINE] = self._need(self.base, BASE_COSINE).similarities(pairs).astype(np.float64)
         if wanted & set(LEXICAL_FEATURES):
@@ -268,7 +273,7 @@ class PairModel:
                 )
             needed = {f for r in wanted for f in head_from_dict(spec["recipes"][r]["head"]).features}
             base_model = spec.get("base_model") or BUNDLED_BASE_MODEL
-            if BASE_COSINE in needed and base is None:
+            if needed & {BASE_COSINE, BASE_TOKEN_F1} and base is None:
                 base = BaseCosineScorer(None if base_model == BUNDLED_BASE_MODEL else base_model)
             tfidf = TfidfCosine.from_dict(spec["tfidf"]) if needed & set(LEXICAL_FEATURES) else None
             bi_encoder = (

@@ -44,7 +44,42 @@ class BaseCosineScorer:
         self.model = load_sentence_transformer(resolve_base_model(base_model))
         # Embeddings by text: calibration, validation and test scoring share texts, embedded once.
         self._embeddings: dict[str, np.ndarray] = {}
+        self._token_embeddings: dict[str, np.ndarray] = {}
         self.calibration = calibration
+
+    def token_f1(self, pairs: Pairs, *, batch_size: int = 64) -> np.ndarray:
+        """BERTScore F1 (Zhang et al., 2020) of each pair with the base model's token embeddings: every token
+        is matched to its most similar token of the other statement (cosine), precision and recall are the
+        mean best-match similarities of each side, F1 their harmonic mean. No idf weighting, no baseline
+        rescaling; [CLS] and [SEP] are left out. Each distinct text is embedded once (the same pass fills the
+        cosine's embeddings: call this before :meth:`similarities` to embed once for both)."""
+        if not pairs:
+            return np.zeros(0, dtype=np.float64)
+        missing = [
+            t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in self._token_embeddings
+        ]
+        if missing:
+            # One pass gives both the token embeddings and the sentence embedding (kept for the cosine).
+            outputs = self.model.encode(
+                missing,
+                batch_size=batch_size,
+                output_value=None,
+                convert_to_numpy=False,
+                show_progress_bar=False,
+            )
+            for text, output in zip(missing, outputs, strict=True):
+                sentence = output["sentence_embedding"].float().numpy()
+                self._embeddings.setdefault(text, sentence / max(float(np.linalg.norm(sentence)), 1e-12))
+                matrix = output["token_embeddings"][output["attention_mask"].bool()].float().numpy()
+                matrix = matrix[1:-1] if len(matrix) > 2 else matrix
+                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+                self._token_embeddings[text] = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+        scores = np.empty(len(pairs), dtype=np.float64)
+        for index, (a, b) in enumerate(pairs):
+            similarity = self._token_embeddings[a] @ self._token_embeddings[b].T
+            recall, precision = float(similarity.max(axis=1).mean()), float(similarity.max(axis=0).mean())
+            scores[index] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        return scores
 
     def similarities(self, pairs: Pairs) -> np.ndarray:
         return cosine_similarities(
@@ -62,5 +97,6 @@ class BaseCosineScorer:
         clone = object.__new__(BaseCosineScorer)
         clone.base_model, clone.name, clone.model = self.base_model, self.name, self.model
         clone._embeddings = self._embeddings
+        clone._token_embeddings = self._token_embeddings
         clone.calibration = calibration
         return clone

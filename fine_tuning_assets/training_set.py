@@ -150,6 +150,23 @@ def _components(examples: Sequence[PairExample]) -> list[list[str]]:
     return [groups[root] for root in sorted(groups)]
 
 
+def split_groups(examples: Sequence[PairExample]) -> list[int]:
+    """The group of each example: the index of its connected component of insights (linked by a labelled pair
+    or the same statement), the unit the split and the cross-validation folds never cut.
+
+    Example:
+        >>> from fine_tuning_assets.pair_examples import PairExample
+        >>> def pair(a, b): return PairExample(a, b, f"text {a}", f"text {b}", 1, "approved_selected", None, None, None)
+        >>> split_groups([pair("x", "y"), pair("y", "z"), pair("u", "v")])
+        [1, 1, 0]
+    """
+    group_of: dict[str, int] = {}
+    for index, nodes in enumerate(_components(examples)):
+        for node in nodes:
+            group_of[node] = index
+    return [group_of[e.insight_a_id] for e in examples]
+
+
 def assign_group_splits(
     examples: Sequence[PairExample], *, validation_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, str]:

@@ -35,11 +35,13 @@ def chain_run_config(
     min_improvement: float = -1.0,
     target_precision: float = 0.01,
     recipes: tuple[str, ...] = ("stacker",),
+    fixed_split_min_test_pairs: int = 0,
 ) -> dict[str, Any]:
     """One short epoch per fine-tune; by default only the stacker, which needs no fine-tuning. The gate
     settings are chosen by the test so it knows which way the gate goes: by default (improvement ≥ -1 over
     the reference and the base, auto-merge precision ≥ 0.01, so nearly every pair auto-merges at the base
-    rate) it passes whatever the candidate scores."""
+    rate) it passes whatever the candidate scores. By default the fixed split is used however small the test
+    split (``fixed_split_min_test_pairs=0``); a larger value gives the cross-validation regime."""
     return {
         "ops": {
             "dedup_candidate_model": {
@@ -48,6 +50,8 @@ def chain_run_config(
                     "bi_encoder": {"epochs": 1},
                     "cross_encoder": {"epochs": 1},
                     "cross_validation_folds": 3,
+                    "cross_validation_repeats": 1,
+                    "fixed_split_min_test_pairs": fixed_split_min_test_pairs,
                 }
             },
             "dedup_evaluation": {

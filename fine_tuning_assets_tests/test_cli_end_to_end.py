@@ -63,6 +63,27 @@ def test_demo_seeds_runs_the_chain_and_compares_with_the_base_model(project, dem
     assert (project / ".fta" / "dagster" / "storage").is_dir(), "runs are recorded for the Dagster UI"
 
 
+def test_demo_reports_the_share_decided_without_a_human_and_the_band_checks(project, demo):
+    out = demo.stdout
+    assert "decision bands (is each band safe on held-out decisions):" in out
+    assert "decided without a human: " in out and "keep-sep cov" in out
+
+
+def test_review_queue_lists_label_issues_first_then_pending_pairs_by_informativeness(project, demo):
+    out = fta(project, "review-queue", "--limit", "5").stdout
+    assert out.startswith("review queue: ") and "pending pairs ordered by what a decision would teach" in out
+    queue = json.loads(fta(project, "review-queue", "--limit", "0", "--json").stdout)
+    kinds = [item["kind"] for item in queue]
+    assert kinds == sorted(kinds)  # "label_issue" before "pending"
+    pending = [item for item in queue if item["kind"] == "pending"]
+    assert pending and all(0.0 <= item["probability"] <= 1.0 for item in pending)
+    scores = [item["informativeness"] for item in pending]
+    assert scores == sorted(scores, reverse=True)
+    if "active" in fta(project, "models", "list").stdout:
+        # The demo plants contradicting decisions: the active model's training set lists them first.
+        assert kinds[0] == "label_issue" and any("conflicting decisions" in item["why"] for item in queue)
+
+
 def test_models_list_and_show(project, demo):
     listing = fta(project, "models", "list").stdout
     assert "dedup" in listing and ("active" in listing or "failed" in listing)
@@ -80,7 +101,7 @@ def test_predict_merge_names_its_model_or_says_it_falls_back(project, demo):
         check=False,
     )
     answer = json.loads(result.stdout)
-    assert answer["band"] in ("auto_merge", "review_high_priority", "needs_review")
+    assert answer["band"] in ("auto_merge", "review_high_priority", "needs_review", "keep_separate")
     assert 0.0 <= answer["probability"] <= 1.0
     active = "active" in fta(project, "models", "list").stdout
     assert (answer["fallback_reason"] is None) == active
@@ -186,6 +207,7 @@ def test_evaluate_pairs_scores_the_active_base_and_given_models_on_an_external_f
     out = result.stdout
     assert "evaluating on 4 labelled pairs (2 merges)" in out and "same text; not imported" in out
     assert "AP" in out and "auto-merge prec" in out and f"report written to {output}" in out
+    assert "keep-sep cov" in out and "no human" in out
     report = json.loads(output.read_text())
     roles = [m["role"] for m in report["models"]]
     assert "base" in roles and ("active" in roles or "version 1" in roles)
@@ -194,6 +216,10 @@ def test_evaluate_pairs_scores_the_active_base_and_given_models_on_an_external_f
         assert 0.0 <= model["metrics"]["average_precision"] <= 1.0 and len(model["probabilities"]) == 4
     base = next(m for m in report["models"] if m["role"] == "base")
     assert base["bands"]["auto_merge"] == 1.0 and base["metrics"]["auto_merge_coverage"] == 0.0
+    assert base["bands"]["keep_separate"] is None and base["metrics"]["decided_without_human"] == 0.0
+    for model in report["models"]:
+        m = model["metrics"]
+        assert m["decided_without_human"] == m["auto_merge_coverage"] + m["keep_separate_coverage"]
     # Nothing was imported: evaluation reads the file, it does not store decisions.
     assert json.loads(fta(project, "counts", "--json").stdout) == before
 

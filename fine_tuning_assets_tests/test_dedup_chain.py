@@ -8,6 +8,8 @@ from pathlib import Path
 from dagster import instance_for_test
 
 from fine_tuning_assets.database import open_database
+from fine_tuning_assets.dedup_lifecycle import serving_bands
+from fine_tuning_assets.evaluation import DecisionBands
 from fine_tuning_assets.feedback_store import FeedbackStore
 from fine_tuning_assets.merge_prediction import predict_merge
 from fine_tuning_assets.pair_model import RECIPES
@@ -45,6 +47,9 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
         checks = check_results(first)
         assert checks["enough_examples_per_class"] and checks["no_leakage"] and checks["promotion_gate"]
         assert "no_conflicting_decisions" in checks and "class_balance" in checks
+        assert "no_label_issues" in checks and "decision_bands_hold" in checks
+        issues = json.loads((Path(training["path"]) / "label_issues.json").read_text())
+        assert issues["dataset_version"] == training["dataset_version"] and isinstance(issues["issues"], list)
 
         candidate = metadata_of(first, "dedup_candidate_model")
         assert candidate["dataset_version"] == training["dataset_version"]
@@ -73,13 +78,26 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
             set(report["models"]) == {"candidate", "base", *others} and report["gate"]["reference"] == "base"
         )
         assert report["models"]["candidate"]["recipe"] == spec["selected_recipe"]
-        assert len(report["gate"]["reasons"]) == 3  # vs the reference (base), vs the base, auto-merge
+        assert len(report["gate"]["reasons"]) == 2  # vs the reference (base), vs the base
+        assert report["regime"] == evaluation["regime"] == "fixed_split"
         assert len(report["test_labels"]) == report["test_pairs"] == evaluation["test_pairs"]
-        assert [row["band"] for row in report["models"]["candidate"]["band_report"]] == [
+        assert [row["band"] for row in report["models"]["candidate"]["band_report"]][:3] == [
             "auto_merge",
             "review_high_priority",
             "needs_review",
         ]
+        # The headline, the band checks and the trade-off plot are in the UI.
+        decided = report["decided_without_human"]
+        assert (
+            evaluation["decided_without_human"]
+            == decided["share"]
+            == decided["auto_merged"] + decided["kept_separate"]
+        )
+        assert len(report["band_checks"]["reasons"]) == 2 and "serving_bands" in report
+        assert "![share decided without a human" in evaluation["trade_off"]
+        assert [p["error_rate"] for p in report["trade_off"]["candidate"]] == sorted(
+            p["error_rate"] for p in report["trade_off"]["candidate"]
+        )
         active = metadata_of(first, "dedup_active_model")
         assert active["action"] == "promoted" and active["active_version_id"] == candidate["model_version_id"]
         v1 = registry.get(candidate["model_version_id"])
@@ -109,7 +127,7 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
             set(report["models"]) == {"candidate", "active", "base"}
             and report["gate"]["reference"] == "active"
         )
-        assert report["models"]["active"]["bands"] == v1.evaluation["models"]["candidate"]["bands"]
+        assert report["models"]["active"]["bands"] == v1.evaluation["serving_bands"]
         # Same decisions, same (sticky) split: no test pair was seen by the active model, none left out.
         assert report["test_pairs_seen_by_active_left_out"] == 0
         v2 = registry.active("dedup")
@@ -129,6 +147,41 @@ def test_chain_promotes_replaces_and_refuses(tmp_path):
             e for e in third.get_asset_materialization_events() if e.asset_key.path == ["dedup_active_model"]
         ]
         assert registry.active("dedup").id == v2.id
+
+
+def test_small_data_regime_cross_validates_over_every_decision_and_serves_its_bands(tmp_path):
+    settings = settings_for(tmp_path)
+    engine = open_database(settings.database_url)
+    FeedbackStore(engine).add_decisions(tiny_demo(), kind="test", source="tiny demo")
+    registry = ModelRegistry(engine)
+    config = chain_run_config(fixed_split_min_test_pairs=10_000)
+    config["ops"]["dedup_evaluation"]["config"].update({"max_duplicate_rate": 0.2, "band_confidence": 0.5})
+    with instance_for_test() as instance:
+        result = run_chain(settings, instance, config)
+        assert result.success
+        training = metadata_of(result, "dedup_training_set")
+        evaluation = metadata_of(result, "dedup_evaluation")
+        report = json.loads(Path(evaluation["report"]).read_text())
+    human = training["merge_pairs"] + training["dont_merge_pairs"]
+    # Every decided pair is held out once (out of fold), not only the small test split.
+    assert report["regime"] == "cross_validation" and report["test_pairs"] == human
+    assert report["cross_validation"] == {"folds": 3, "repeats": 1, "pairs": human}
+    assert "cross-validated pairs" in report["gate"]["reasons"][0]
+    spec = json.loads(
+        (Path(registry.get(evaluation["candidate_version_id"]).artifact_path) / "pair_model.json").read_text()
+    )
+    assert spec["regime"] == "cross_validation" and spec["skipped"] == {}
+    assert set(spec["cross_validation"]["fold_of_pair"]) == {0, 1, 2}
+    version = registry.active("dedup")
+    assert version.id == evaluation["candidate_version_id"]
+    bands = serving_bands(version)
+    assert bands == DecisionBands(**report["serving_bands"])
+    if bands.keep_separate is not None:
+        assert report["models"]["candidate"]["metrics"]["keep_separate_coverage"] > 0
+    prediction = predict_merge(
+        "Statins lower LDL cholesterol.", "Coffee raises alertness.", registry=registry
+    )
+    assert prediction.bands == bands and prediction.band == bands.band_of(prediction.probability)
 
 
 def test_too_few_decisions_fail_the_training_set_with_a_clear_message(tmp_path):

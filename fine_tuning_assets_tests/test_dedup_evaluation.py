@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from fine_tuning_assets.dedup_evaluation import EvaluationConfig, learn_bands, model_report, promotion_gate
+from fine_tuning_assets.dedup_evaluation import (
+    EvaluationConfig,
+    check_bands,
+    cross_validated_band_masks,
+    learn_bands,
+    model_report,
+    promotion_gate,
+)
+from fine_tuning_assets.evaluation import DecisionBands
 
 RNG = np.random.default_rng(3)
 LABELS = np.array([1, 0] * 100)
@@ -74,26 +82,76 @@ def test_a_candidate_that_only_looks_better_on_a_noisy_test_split_is_refused():
     assert result["improvement_lower_bound"] < 0 and not result["passed"]
 
 
-def test_an_auto_merge_band_below_the_target_precision_is_refused():
-    settings = EvaluationConfig(target_precision=0.99, min_auto_merged=1)
+def test_a_better_candidate_is_promoted_with_a_band_that_misses_its_target_switched_off():
+    """The refusal of issue 8 cannot happen: "is the model better" decides promotion, "is the band safe"
+    decides whether the band acts."""
+    settings = EvaluationConfig(target_precision=0.99, min_auto_merged=1, band_confidence=0.5)
     candidate = separable(0.1)
     candidate[np.flatnonzero(LABELS == 0)[:5]] = 0.99  # five keep-separate pairs the model is sure about
     reference = RNG.uniform(0, 1, len(LABELS))
     # Bands learned on clean validation scores; on test the five confident mistakes land in auto-merge.
     candidate_report = report("candidate", candidate, settings, validation=separable(0.01))
-    base = report("base", reference, settings)
     result = promotion_gate(
         candidate_report,
-        base,
+        report("base", reference, settings),
         reference_role="base",
         labels=LABELS,
         candidate_probabilities=candidate,
         reference_probabilities=reference,
         config=settings,
     )
-    assert result["improvement_lower_bound"] > 0.1, "it beats the base model on average precision..."
+    assert result["improvement_lower_bound"] > 0.1 and result["passed"], "the better model is promoted..."
     assert candidate_report["metrics"]["auto_merge_precision"] < 0.99
-    assert not result["passed"] and "auto-merge precision" in result["reasons"][-1]
+    checks = check_bands(candidate_report, config=settings)
+    assert checks["switched_off"] == ["auto_merge"], "...with its unsafe auto-merge band switched off"
+    assert checks["serving_bands"]["auto_merge"] == 1.0
+    assert "SWITCHED OFF" in checks["reasons"][0]
+    served = DecisionBands(**checks["serving_bands"])
+    assert served.band_of(0.999) != "auto_merge"
+
+
+def test_a_keep_separate_band_that_holds_on_test_is_kept_and_counted_as_decided():
+    settings = EvaluationConfig(max_duplicate_rate=0.05, band_confidence=0.5, min_kept_separate=5)
+    clean = separable(0.05)
+    candidate_report = report("candidate", clean, settings)
+    checks = check_bands(candidate_report, config=settings)
+    assert candidate_report["keep_separate_enabled"] and "keep_separate" not in checks["switched_off"]
+    metrics = candidate_report["metrics"]
+    assert metrics["keep_separate_coverage"] > 0.3 and metrics["keep_separate_duplicate_share"] <= 0.05
+    assert (
+        metrics["decided_without_human"] == metrics["auto_merge_coverage"] + metrics["keep_separate_coverage"]
+    )
+
+
+def test_a_keep_separate_band_that_misses_on_test_is_switched_off():
+    settings = EvaluationConfig(max_duplicate_rate=0.01, band_confidence=0.5, min_kept_separate=5)
+    candidate = separable(0.05)
+    candidate[np.flatnonzero(LABELS == 1)[:10]] = 0.0  # ten merges the model is sure to keep apart
+    candidate_report = report("candidate", candidate, settings, validation=separable(0.05))
+    checks = check_bands(candidate_report, config=settings)
+    assert "keep_separate" in checks["switched_off"] and checks["serving_bands"]["keep_separate"] is None
+
+
+def test_conservative_bands_need_more_evidence_than_point_estimates():
+    labels = np.array([0] * 400 + [1] * 50)
+    probabilities = np.concatenate([np.linspace(0.0, 0.3, 400), np.linspace(0.7, 1.0, 50)])
+    point = learn_bands(
+        labels, probabilities, config=EvaluationConfig(band_confidence=0.5, target_precision=0.95)
+    )
+    strict = learn_bands(
+        labels, probabilities, config=EvaluationConfig(band_confidence=0.95, target_precision=0.95)
+    )
+    assert point.keep_separate is not None and point.auto_merge < 1.0
+    # 50 merges without an error prove only ~0.94 precision at 95%: the strict auto-merge band stays off.
+    assert strict.auto_merge == 1.0 and strict.keep_separate is not None
+
+
+def test_cross_validated_bands_learn_each_folds_thresholds_on_the_other_folds():
+    settings = EvaluationConfig(max_duplicate_rate=0.05, band_confidence=0.5, min_kept_separate=5)
+    folds = (np.arange(LABELS.size) // 2) % 4  # both classes in every fold
+    masks = cross_validated_band_masks(LABELS, separable(0.05), folds, config=settings)
+    assert sum(mask.astype(int) for mask in masks.values()).tolist() == [1] * LABELS.size
+    assert masks["keep_separate"].sum() > 0 and LABELS[masks["keep_separate"]].mean() <= 0.05
 
 
 def test_auto_merge_is_switched_off_when_no_threshold_reaches_the_target():
@@ -108,5 +166,7 @@ def test_auto_merge_is_switched_off_when_no_threshold_reaches_the_target():
 
 def test_a_learned_threshold_below_the_review_threshold_pulls_the_review_band_down():
     clean = separable(0.01)
-    bands = learn_bands(LABELS, clean, config=EvaluationConfig(target_precision=0.99, min_auto_merged=10))
+    config = EvaluationConfig(target_precision=0.99, min_auto_merged=10, band_confidence=0.5)
+    bands = learn_bands(LABELS, clean, config=config)
     assert bands.auto_merge < 0.85 and bands.review == bands.auto_merge
+    assert bands.keep_separate is not None and bands.keep_separate < bands.review

@@ -14,10 +14,12 @@ from fine_tuning_assets.evaluation import (
     DecisionBands,
     band_report,
     band_report_markdown,
+    clopper_pearson_bounds,
     compute_pair_metrics,
     expected_calibration_error,
     fit_best_threshold,
     learn_auto_merge_threshold,
+    learn_keep_separate_threshold,
     metrics_markdown_table,
     png_markdown,
     precision_recall_plot_png,
@@ -248,6 +250,54 @@ def test_learn_auto_merge_threshold_matches_brute_force():
         assert (
             learn_auto_merge_threshold(labels, probs, target_precision=target, min_auto_merged=k) == expected
         )
+
+
+def test_learn_keep_separate_threshold_matches_brute_force_with_and_without_a_confidence_bound():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        n = int(rng.integers(1, 60))
+        probs = np.round(rng.uniform(0, 1, n), 2)
+        labels = (rng.uniform(0, 1, n) < probs).astype(int)
+        rate = float(rng.choice([0.0, 0.1, 0.3]))
+        k = int(rng.integers(1, 4))
+        confidence = [None, 0.8][int(rng.integers(0, 2))]
+        expected = None
+        for t in sorted(set(probs.tolist())):
+            kept = probs < t
+            count, duplicates = int(kept.sum()), int(labels[kept].sum())
+            if count < k:
+                continue
+            share = (
+                duplicates / count
+                if confidence is None
+                else float(clopper_pearson_bounds(duplicates, count, confidence=confidence)[1][0])
+            )
+            if share <= rate:
+                expected = t
+        got = learn_keep_separate_threshold(
+            labels, probs, max_duplicate_rate=rate, min_kept_separate=k, confidence=confidence
+        )
+        assert got == expected
+
+
+def test_clopper_pearson_bounds_are_exact_binomial_bounds():
+    from scipy.stats import binom
+
+    lower, upper = clopper_pearson_bounds([3, 10], [20, 10], confidence=0.9)
+    # At the lower bound, seeing >= 3 successes has probability 1 - confidence (one-sided).
+    assert binom.sf(2, 20, lower[0]) == pytest.approx(0.1, abs=1e-9)
+    assert binom.cdf(3, 20, upper[0]) == pytest.approx(0.1, abs=1e-9)
+    assert upper[1] == 1.0 and lower[1] == pytest.approx(0.1 ** (1 / 10))
+    with pytest.raises(ValueError):
+        clopper_pearson_bounds(5, 4, confidence=0.9)
+
+
+def test_a_confidence_bound_makes_the_auto_merge_threshold_more_conservative():
+    labels = [1] * 40 + [0] + [1] * 10 + [0] * 50
+    probs = [0.99 - i / 1000 for i in range(51)] + [0.1] * 50
+    point = learn_auto_merge_threshold(labels, probs, target_precision=0.93)
+    bounded = learn_auto_merge_threshold(labels, probs, target_precision=0.93, confidence=0.9)
+    assert (point, bounded) == (0.1, 0.95)  # 50 of 51 right: 0.98 observed, about 0.925 at the 90% bound
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from fine_tuning_assets.pair_model import PAIR_MODEL_FILE, PairModel, StackedLog
 from fine_tuning_assets.recipe_search import (
     RecipeSearchConfig,
     RecipeSearchError,
+    cross_validate_recipes,
     fit_recipe_heads,
     search_recipes,
     select_recipe,
@@ -171,7 +173,8 @@ def test_stacker_only_search_saves_a_model_that_loads_and_scores(tmp_path):
     result = holder["result"]
     assert result.selected_recipe == "stacker" and result.training == {}
     spec = json.loads((path / PAIR_MODEL_FILE).read_text())
-    assert spec["recipes"]["stacker"]["features"][:2] == ["base_cosine", "tfidf_cosine"]
+    assert spec["recipes"]["stacker"]["features"][:3] == ["base_cosine", "bertscore_f1", "tfidf_cosine"]
+    assert spec["regime"] == "fixed_split" and spec["tfidf"]["analyzer"] == "char_wb"
     assert len(spec["validation"]["out_of_fold_probabilities"]["stacker"]) == len(examples(3))
     model = PairModel.load(path, name="v1")
     probabilities = model.predict_proba([(e.text_a, e.text_b) for e in examples(6)])
@@ -196,6 +199,48 @@ def test_a_fine_tune_stops_when_the_time_budget_is_used_up(tmp_path):
     assert bi.stopped_by_time_budget and bi.steps < 4 * 50
     assert set(result.recipes) == {"bi-encoder", "stacker"}
     assert "bi_encoder_cosine" in result.recipes["stacker"].features
+
+
+def test_a_setfit_style_fine_tune_without_validation_stops_at_its_deadline_with_its_final_weights(tmp_path):
+    from fine_tuning_assets.bi_encoder_training import train_bi_encoder
+
+    config = FineTuningConfig(epochs=50, batch_size=4)
+    result = train_bi_encoder(
+        examples(0), None, base_model=None, config=config, output_dir=tmp_path, deadline=time.monotonic() + 3
+    )
+    assert result.stopped_by_time_budget and result.steps < 4 * 50
+    assert result.best_validation_loss is None and result.validation_pairs == 0
+    assert (tmp_path / "model.safetensors").is_file()
+
+
+def test_small_data_regime_cross_validates_every_pair_by_groups_and_refits_on_all(tmp_path):
+    rows = [*examples(0), *examples(3)]
+    groups = list(range(len(rows)))
+    result = cross_validate_recipes(
+        rows,
+        groups,
+        base_model=None,
+        config=RecipeSearchConfig(
+            recipes=("cross-encoder", "stacker"), cross_validation_folds=3, cross_validation_repeats=2
+        ),
+        output_dir=tmp_path,
+    )
+    spec = json.loads((tmp_path / PAIR_MODEL_FILE).read_text())
+    assert spec["regime"] == "cross_validation" and result.selected_recipe == "stacker"
+    assert "cross-encoder" in spec["skipped"] and spec["components"] == {}
+    assert len(spec["validation"]["out_of_fold_probabilities"]["stacker"]) == len(rows)
+    assert sorted(set(spec["cross_validation"]["fold_of_pair"])) == [0, 1, 2]
+    assert spec["cross_validation"]["repeats"] == 2 and "base_calibration" in spec
+    head = pair_model.head_from_dict(spec["recipes"]["stacker"]["head"])
+    assert head.features[:2] == ("base_cosine", "bertscore_f1")  # refitted on every pair, saved to serve
+    with pytest.raises(RecipeSearchError, match="too few independent groups"):
+        cross_validate_recipes(
+            rows,
+            [0] * len(rows),
+            base_model=None,
+            config=RecipeSearchConfig(recipes=("stacker",)),
+            output_dir=tmp_path,
+        )
 
 
 def test_a_loaded_base_model_is_reused_only_for_versions_built_on_it(monkeypatch):

@@ -21,11 +21,14 @@ from dagster import (
 )
 from pydantic import Field
 
+from fine_tuning_assets.artifacts import write_json_atomic
 from fine_tuning_assets.database import as_utc
-from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig
+from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig, trade_off_plot_png
 from fine_tuning_assets.dedup_lifecycle import (
+    LABEL_ISSUES_FILE,
     build_dedup_training_set,
     evaluate_dedup_candidate,
+    find_training_set_label_issues,
     promote_if_allowed,
     train_dedup_candidate,
 )
@@ -42,11 +45,13 @@ from fine_tuning_assets.evaluation import (
     precision_recall_plot_png,
 )
 from fine_tuning_assets.fine_tuning import FineTuningConfig
+from fine_tuning_assets.label_issues import ISSUE_KINDS
 from fine_tuning_assets.pair_model import RECIPES
 from fine_tuning_assets.processes import RunOwner
 from fine_tuning_assets.recipe_search import (
     DEFAULT_BI_ENCODER,
     DEFAULT_CROSS_ENCODER,
+    DEFAULT_SETFIT,
     RecipeSearchConfig,
     RecipeSearchError,
 )
@@ -140,6 +145,13 @@ TRAINING_SET_CHECKS = [
         asset="dedup_training_set",
         description="Pairs labelled both ways by different decisions (resolved by the latest).",
     ),
+    AssetCheckSpec(
+        "no_label_issues",
+        asset="dedup_training_set",
+        description="Decisions that are probably wrong: conflicting decisions, transitive contradictions "
+        "(A=B, B=C but A≠C) and suspected mislabels (confident learning on out-of-fold probabilities); "
+        "offered first in `fta review-queue`.",
+    ),
 ]
 
 
@@ -225,6 +237,40 @@ def dedup_training_set(
             },
         ),
     ]
+    issues, issues_note = find_training_set_label_issues(training_set, base_model=finetuning.base_model)
+    write_json_atomic(
+        path / LABEL_ISSUES_FILE,
+        {
+            "dataset_version": training_set.version,
+            "note": issues_note,
+            "issues": [i.to_dict() for i in issues],
+        },
+    )
+    issue_table = pd.DataFrame(
+        [
+            {
+                "kind": i.kind,
+                "pair": f"{i.insight_a_id} ~ {i.insight_b_id}",
+                "label used": "merge" if i.label else "keep separate",
+                "why": i.evidence,
+                "statements": f"{i.text_a[:60]} / {i.text_b[:60]}",
+            }
+            for i in issues
+        ]
+    )
+    by_kind = {kind: sum(i.kind == kind for i in issues) for kind in ISSUE_KINDS}
+    check_results.append(
+        AssetCheckResult(
+            check_name="no_label_issues",
+            passed=not issues,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                **by_kind,
+                "note": issues_note or "",
+                "pairs": _markdown(issue_table),
+            },
+        )
+    )
     exports = sorted(str(p.relative_to(path)) for p in (path / "exports").iterdir())
     return MaterializeResult(
         metadata={
@@ -283,6 +329,18 @@ class CandidateModelConfig(Config):
     )
     cross_validation_folds: int = Field(5, description="Folds of the cross-fitting on validation.")
     stacker_regularization: float = Field(1.0, description="Inverse L2 strength C of the stacker.")
+    cross_validation_repeats: int = Field(
+        3, description="Repeats of the group-wise k-fold cross-validation in the small-data regime."
+    )
+    fixed_split_min_test_pairs: int = Field(
+        300,
+        description="Below this many human-labelled test pairs in the fixed split, recipes are chosen and "
+        "evaluated by cross-validation over every decided pair (the small-data regime).",
+    )
+    setfit: FineTuneRunConfig = Field(
+        default_factory=FineTuneRunConfig,
+        description="SetFit-style bi-encoder of the small-data regime (1 epoch, batch 16, 2e-5).",
+    )
     bi_encoder: FineTuneRunConfig = Field(
         default_factory=FineTuneRunConfig,
         description="Contrastive (OnlineContrastiveLoss) bi-encoder fine-tune.",
@@ -304,6 +362,9 @@ class CandidateModelConfig(Config):
             calibration=self.calibration,
             cross_validation_folds=self.cross_validation_folds,
             stacker_regularization=self.stacker_regularization,
+            cross_validation_repeats=self.cross_validation_repeats,
+            fixed_split_min_test_pairs=self.fixed_split_min_test_pairs,
+            setfit=self.setfit.resolve(DEFAULT_SETFIT),
         )
 
 
@@ -397,7 +458,21 @@ def dedup_candidate_model(
 
 
 class EvaluationRunConfig(Config):
-    target_precision: float = Field(0.99, description="Auto-merge precision the gate requires.")
+    target_precision: float = Field(
+        0.99, description="Auto-merge precision the band is learned for and must hold on held-out decisions."
+    )
+    max_duplicate_rate: float = Field(
+        0.01,
+        description="Largest share of true duplicates in the keep-separate band (learned and checked alike).",
+    )
+    band_confidence: float = Field(
+        0.9,
+        description="One-sided confidence of the Clopper–Pearson bound each band threshold must meet on "
+        "out-of-fold validation probabilities (higher: safer, fewer pairs decided without a human).",
+    )
+    min_kept_separate: int = Field(
+        10, description="Validation pairs a learned keep-separate threshold must cover."
+    )
     min_improvement: float = Field(
         0.01,
         description="Average-precision margin over the active (or base) model, at the bootstrap lower bound.",
@@ -426,9 +501,15 @@ class EvaluationRunConfig(Config):
             "promotion_gate",
             asset="dedup_evaluation",
             blocking=True,
-            description="The candidate beats the active (or base) model, is not worse than the base "
-            "model, and its auto-merge band holds the target precision on the test split.",
-        )
+            description="Is the model better: the candidate beats the active (or base) model at the "
+            "bootstrap lower bound and is not worse than the base model on held-out decisions.",
+        ),
+        AssetCheckSpec(
+            "decision_bands_hold",
+            asset="dedup_evaluation",
+            description="Is each band safe: the auto-merge band holds its precision and the keep-separate "
+            "band its duplicate share on held-out decisions; a band that misses is switched off for serving.",
+        ),
     ],
 )
 def dedup_evaluation(
@@ -453,6 +534,9 @@ def dedup_evaluation(
             review_threshold=config.review_threshold,
             min_auto_merged=config.min_auto_merged,
             min_improvement_over_base=config.min_improvement_over_base,
+            max_duplicate_rate=config.max_duplicate_rate,
+            band_confidence=config.band_confidence,
+            min_kept_separate=config.min_kept_separate,
         ),
         actor=f"dagster run {context.run_id}",
     )
@@ -471,6 +555,27 @@ def dedup_evaluation(
     gate = report["gate"]
     for reason in gate["reasons"]:
         context.log.info(f"gate: {reason}")
+    band_checks = report["band_checks"]
+    for reason in band_checks["reasons"]:
+        context.log.info(f"bands: {reason}")
+    decided = report["decided_without_human"]
+    trade_off_plot = trade_off_plot_png(
+        report["trade_off"]["candidate"],
+        configured=(report["config"]["target_precision"], report["config"]["max_duplicate_rate"]),
+        title=f"Decided without a human ({report['test_pairs']} held-out decisions)",
+    )
+    trade_off_table = pd.DataFrame(
+        [
+            {
+                "error rate allowed per band": p["error_rate"],
+                "decided without a human": p["decided_without_human"],
+                "auto-merged": p["auto_merged"],
+                "kept separate": p["kept_separate"],
+                "base: decided without a human": b["decided_without_human"],
+            }
+            for p, b in zip(report["trade_off"]["candidate"], report["trade_off"]["base"], strict=True)
+        ]
+    )
     candidate = models["candidate"]["metrics"]
     return MaterializeResult(
         metadata={
@@ -485,7 +590,19 @@ def dedup_evaluation(
             "improvement_over_" + gate["reference"]: gate["improvement"],
             "improvement_lower_bound": gate["improvement_lower_bound"],
             "metrics": MetadataValue.md(table),
+            "regime": report["regime"],
+            "decided_without_human": decided["share"],
+            "auto_merged_share": decided["auto_merged"],
+            "kept_separate_share": decided["kept_separate"],
+            "bands_switched_off": ", ".join(band_checks["switched_off"]) or "none",
+            "serving_bands": MetadataValue.json(report["serving_bands"]),
+            "band_checks": MetadataValue.md("\n".join(f"- {r}" for r in band_checks["reasons"])),
             "candidate_bands": MetadataValue.md(band_report_markdown(models["candidate"]["band_report"])),
+            "trade_off": MetadataValue.md(
+                trade_off_table.to_markdown(index=False, floatfmt=".3f")
+                + "\n\n"
+                + png_markdown(trade_off_plot, alt="share decided without a human vs allowed error rate")
+            ),
             "precision_recall": MetadataValue.md(png_markdown(plot, alt="precision-recall curves")),
             "gate": MetadataValue.md("\n".join(f"- {r}" for r in gate["reasons"])),
             "report": MetadataValue.path(str(outcome.report_path)),
@@ -500,7 +617,17 @@ def dedup_evaluation(
                     "improvement_lower_bound": gate["improvement_lower_bound"],
                     "reasons": MetadataValue.md("\n".join(f"- {r}" for r in gate["reasons"])),
                 },
-            )
+            ),
+            AssetCheckResult(
+                check_name="decision_bands_hold",
+                passed=not band_checks["switched_off"],
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "switched_off": ", ".join(band_checks["switched_off"]) or "none",
+                    "decided_without_human": decided["share"],
+                    "reasons": MetadataValue.md("\n".join(f"- {r}" for r in band_checks["reasons"])),
+                },
+            ),
         ],
     )
 
