@@ -7,12 +7,12 @@ batch of 10 labels the model is retrained and scored on dev (average precision):
 
 * **random order** reveals the next 10 pairs of a random permutation;
 * **queue order** reveals the 10 pairs the product's review queue puts first
-  (:func:`fine_tuning_assets.review_queue.queue_order`: uncertainty near the 0.5 threshold plus the
+  (:func:`fine_tuning_assets.tasks.dedup.review_queue.queue_order`: uncertainty near the 0.5 threshold plus the
   disagreement between recipes), scored by the model trained so far.
 
 The model retrained at every step is the product's small-data stacker (logistic regression over
-:data:`~fine_tuning_assets.pair_model.BASE_FEATURES`: base MiniLM cosine, BERTScore F1, character TF-IDF
-cosine, token overlap, length ratio, numbers that differ), as :func:`~fine_tuning_assets.recipe_search.fit_stacker`
+:data:`~fine_tuning_assets.tasks.dedup.model.BASE_FEATURES`: base MiniLM cosine, BERTScore F1, character TF-IDF
+cosine, token overlap, length ratio, numbers that differ), as :func:`~fine_tuning_assets.tasks.dedup.recipes.fit_stacker`
 fits it; the second "recipe" whose disagreement counts is the base cosine, Platt-calibrated on the labels so far.
 The TF-IDF is fitted once on all pool texts (unlabelled text is available to a team before any decision).
 
@@ -45,8 +45,8 @@ START, BATCH, BUDGET = 20, 10, 500
 
 
 def features(rows, *, base, tfidf) -> dict[str, np.ndarray]:
-    from fine_tuning_assets.pair_features import lexical_features
-    from fine_tuning_assets.pair_model import BASE_COSINE, BASE_TOKEN_F1
+    from fine_tuning_assets.tasks.dedup.features import lexical_features
+    from fine_tuning_assets.tasks.dedup.model import BASE_COSINE, BASE_TOKEN_F1
 
     pairs = [(a, b) for a, b, _ in rows]
     return {
@@ -59,10 +59,10 @@ def features(rows, *, base, tfidf) -> dict[str, np.ndarray]:
 def simulate(
     order: str, seed: int, pool: dict, y: np.ndarray, dev: dict, dev_y: np.ndarray
 ) -> dict[int, float]:
-    from fine_tuning_assets.calibration import PlattScaling
-    from fine_tuning_assets.pair_model import BASE_COSINE, BASE_FEATURES
-    from fine_tuning_assets.recipe_search import fit_stacker
-    from fine_tuning_assets.review_queue import queue_order
+    from fine_tuning_assets.core.calibration import PlattScaling
+    from fine_tuning_assets.tasks.dedup.model import BASE_COSINE, BASE_FEATURES
+    from fine_tuning_assets.tasks.dedup.recipes import fit_stacker
+    from fine_tuning_assets.tasks.dedup.review_queue import queue_order
 
     rng = np.random.default_rng(seed)
     permutation = rng.permutation(y.size)
@@ -111,9 +111,9 @@ def main() -> int:
     parser.add_argument("--output", default=str(RESULTS / "active-learning.json"))
     args = parser.parse_args()
 
-    from fine_tuning_assets.pair_features import TfidfCosine
-    from fine_tuning_assets.pair_scoring import BaseCosineScorer
-    from fine_tuning_assets.recipe_search import TFIDF_ANALYZER
+    from fine_tuning_assets.tasks.dedup.features import TfidfCosine
+    from fine_tuning_assets.tasks.dedup.recipes import TFIDF_ANALYZER
+    from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
 
     started = time.perf_counter()
     train, dev = read_stsb("train"), read_stsb("dev")

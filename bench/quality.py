@@ -69,8 +69,8 @@ def fta(home: Path, *args: str) -> tuple[int, str, float]:
 
 # -- baselines ------------------------------------------------------------------------------------------
 def base_cosine_baseline(train, dev, model) -> dict[str, Any]:
-    from fine_tuning_assets.base_model import cosine_similarities
-    from fine_tuning_assets.evaluation import compute_pair_metrics, fit_best_threshold
+    from fine_tuning_assets.core.base_model import cosine_similarities
+    from fine_tuning_assets.core.metrics import compute_pair_metrics, fit_best_threshold
 
     cache: dict[str, np.ndarray] = {}
 
@@ -158,16 +158,16 @@ def run_one(
 
 
 def _versions(home: Path) -> list[int]:
-    from fine_tuning_assets.database import open_database
-    from fine_tuning_assets.registry import ModelRegistry
+    from fine_tuning_assets.core.database import open_database
+    from fine_tuning_assets.core.registry import ModelRegistry
 
     registry = ModelRegistry(open_database(f"sqlite:///{home / '.fta' / 'fta.sqlite'}"))
     return [v.id for v in registry.versions("dedup") if v.artifact_path]
 
 
 def _gate(home: Path) -> dict[str, Any] | None:
-    from fine_tuning_assets.database import open_database
-    from fine_tuning_assets.registry import ModelRegistry
+    from fine_tuning_assets.core.database import open_database
+    from fine_tuning_assets.core.registry import ModelRegistry
 
     registry = ModelRegistry(open_database(f"sqlite:///{home / '.fta' / 'fta.sqlite'}"))
     evaluated = [v for v in registry.versions("dedup") if v.evaluation]
@@ -311,7 +311,7 @@ def main() -> int:
     if args.combine:
         return combine([Path(f) for f in args.combine], Path(args.output))
 
-    from fine_tuning_assets.base_model import load_sentence_transformer, resolve_base_model
+    from fine_tuning_assets.core.base_model import load_sentence_transformer, resolve_base_model
 
     train_all, dev = read_stsb("train"), read_stsb("dev")
     base_model = load_sentence_transformer(resolve_base_model(None))

@@ -47,7 +47,7 @@ def read_stsb(name: str) -> list[tuple[str, str, int]]:
 
 
 def examples(rows):
-    from fine_tuning_assets.pair_examples import PairExample
+    from fine_tuning_assets.tasks.dedup.examples import PairExample
 
     return [
         PairExample(a, b, a, b, label, "approved_selected" if label else "rejected", None, None, None)
@@ -72,9 +72,9 @@ def bare_training_seconds(train, validation, *, kind: str, config) -> float:
     )
     from sentence_transformers.sentence_transformer.losses import OnlineContrastiveLoss, SiameseDistanceMetric
 
-    from fine_tuning_assets.base_model import resolve_base_model
-    from fine_tuning_assets.bi_encoder_training import CONTRASTIVE_MARGIN
-    from fine_tuning_assets.fine_tuning import evaluation_steps, pair_dataset, training_arguments
+    from fine_tuning_assets.core.base_model import resolve_base_model
+    from fine_tuning_assets.core.bi_encoder_training import CONTRASTIVE_MARGIN
+    from fine_tuning_assets.core.fine_tuning import evaluation_steps, pair_dataset, training_arguments
 
     torch.manual_seed(config.seed)
     path = resolve_base_model(None)
@@ -113,9 +113,9 @@ def bare_training_seconds(train, validation, *, kind: str, config) -> float:
 
 
 def training_benchmark(train, validation, *, epochs: int) -> tuple[dict[str, Any], Path]:
-    from fine_tuning_assets.artifacts import ArtifactStore
-    from fine_tuning_assets.fine_tuning import FineTuningConfig
-    from fine_tuning_assets.recipe_search import (
+    from fine_tuning_assets.core.artifacts import ArtifactStore
+    from fine_tuning_assets.core.fine_tuning import FineTuningConfig
+    from fine_tuning_assets.tasks.dedup.recipes import (
         DEFAULT_BI_ENCODER,
         DEFAULT_CROSS_ENCODER,
         RecipeSearchConfig,
@@ -189,8 +189,13 @@ def _timing_row(bare: float, ours: float, *, pairs: int) -> dict[str, Any]:
 def prediction_benchmark(model_dir: Path, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     import torch
 
-    from fine_tuning_assets.base_model import load_sentence_transformer
-    from fine_tuning_assets.pair_model import BI_ENCODER_DIR, CROSS_ENCODER_DIR, PairModel, load_cross_encoder
+    from fine_tuning_assets.core.base_model import load_sentence_transformer
+    from fine_tuning_assets.tasks.dedup.model import (
+        BI_ENCODER_DIR,
+        CROSS_ENCODER_DIR,
+        PairModel,
+        load_cross_encoder,
+    )
 
     def timed(fn) -> float:
         started = time.perf_counter()

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fine_tuning_assets.config import ConfigurationError, Settings
-from fine_tuning_assets.decisions import list_problems
+from fine_tuning_assets.core.config import ConfigurationError, Settings
+from fine_tuning_assets.tasks.dedup.records import list_problems
 
 EXIT_OK, EXIT_ERROR, EXIT_GATE_REFUSED, EXIT_FALLBACK = 0, 1, 3, 4
 
@@ -33,19 +33,19 @@ def _settings() -> Settings:
 
 
 def _engine(settings: Settings):  # -> Engine
-    from fine_tuning_assets.database import open_database
+    from fine_tuning_assets.core.database import open_database
 
     return open_database(settings.database_url)
 
 
 def _store(settings: Settings):
-    from fine_tuning_assets.feedback_store import FeedbackStore
+    from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
     return FeedbackStore(_engine(settings))
 
 
 def _registry(settings: Settings):
-    from fine_tuning_assets.registry import ModelRegistry
+    from fine_tuning_assets.core.registry import ModelRegistry
 
     return ModelRegistry(_engine(settings))
 
@@ -90,7 +90,7 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
 
 # -- import / decide / counts ---------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.decision_import import parse_cluster_rows
+    from fine_tuning_assets.tasks.dedup.imports import parse_cluster_rows
 
     settings = _settings()
     path = Path(args.file)
@@ -146,7 +146,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _parse_pair_file(args: argparse.Namespace, *, reviewer: str = "import"):  # -> DecisionBatch
-    from fine_tuning_assets.decision_import import parse_labelled_pairs
+    from fine_tuning_assets.tasks.dedup.imports import parse_labelled_pairs
 
     return parse_labelled_pairs(
         Path(args.file),
@@ -189,10 +189,14 @@ def cmd_counts(args: argparse.Namespace) -> int:
 
 # -- export ----------------------------------------------------------------------------------------------
 def cmd_export_training_data(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.artifacts import ArtifactStore
-    from fine_tuning_assets.dedup_lifecycle import build_dedup_training_set
-    from fine_tuning_assets.training_exports import export_counts, write_export
-    from fine_tuning_assets.training_set import TrainingSetConfig, TrainingSetError, load_training_set
+    from fine_tuning_assets.core.artifacts import ArtifactStore
+    from fine_tuning_assets.tasks.dedup.exports import export_counts, write_export
+    from fine_tuning_assets.tasks.dedup.lifecycle import build_dedup_training_set
+    from fine_tuning_assets.tasks.dedup.training_set import (
+        TrainingSetConfig,
+        TrainingSetError,
+        load_training_set,
+    )
 
     settings = _settings()
     if args.dataset_version:
@@ -368,7 +372,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.demo_decisions import generate_demo_decisions
+    from fine_tuning_assets.tasks.dedup.demo import generate_demo_decisions
 
     settings = _settings()
     _require_writable_home(settings, command="demo")
@@ -381,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     else:
         batch = generate_demo_decisions()
-        summary = store.add_decisions(batch, kind="demo", source="fine_tuning_assets.demo_decisions")
+        summary = store.add_decisions(batch, kind="demo", source="fine_tuning_assets.tasks.dedup.demo")
         print(
             f"seeded the feedback store at {settings.home} with the demo: {summary.insight_count} insights, "
             f"{summary.cluster_count} clusters ({summary.decided_cluster_count} decided)"
@@ -404,8 +408,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from fine_tuning_assets.artifacts import write_json_atomic
-    from fine_tuning_assets.external_evaluation import evaluate_labelled_pairs, labelled_pairs
+    from fine_tuning_assets.core.artifacts import write_json_atomic
+    from fine_tuning_assets.tasks.dedup.external_evaluation import evaluate_labelled_pairs, labelled_pairs
 
     settings = _settings()
     path = Path(args.file)
@@ -507,7 +511,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _reap(settings: Settings, registry, *, dry_run: bool, actor: str) -> int:  # noqa: ANN001
-    from fine_tuning_assets.artifacts import ArtifactStore
+    from fine_tuning_assets.core.artifacts import ArtifactStore
     from fine_tuning_assets.defs.crash_recovery import reap_abandoned_work
 
     report = reap_abandoned_work(
@@ -527,7 +531,7 @@ def _reap(settings: Settings, registry, *, dry_run: bool, actor: str) -> int:  #
 
 
 def cmd_predict_merge(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.merge_prediction import MergePredictor
+    from fine_tuning_assets.tasks.dedup.prediction import MergePredictor
 
     if (args.file is None) == (args.text_a is None or args.text_b is None) or (
         args.file is not None and args.text_a is not None
@@ -584,7 +588,7 @@ PREDICTION_COLUMNS = (
 
 
 def _pairs_to_score(args: argparse.Namespace) -> list[tuple[int, str, str]]:
-    from fine_tuning_assets.decision_import import read_text_pairs
+    from fine_tuning_assets.tasks.dedup.imports import read_text_pairs
 
     return read_text_pairs(
         Path(args.file),
@@ -597,7 +601,7 @@ def _pairs_to_score(args: argparse.Namespace) -> list[tuple[int, str, str]]:
 
 
 def _output_format(output: Path) -> str:
-    from fine_tuning_assets.decision_import import format_from_extension
+    from fine_tuning_assets.tasks.dedup.imports import format_from_extension
 
     if output.is_dir():
         raise CliError(f"--output {output} is a folder; give a file name ending in .csv or .jsonl")
@@ -611,7 +615,7 @@ def _output_format(output: Path) -> str:
 def _predict_file(predictor, pairs, *, args: argparse.Namespace, output_format: str | None) -> None:  # noqa: ANN001
     from tqdm import tqdm
 
-    from fine_tuning_assets.artifacts import write_records_atomic
+    from fine_tuning_assets.core.artifacts import write_records_atomic
 
     print(
         f"scoring {len(pairs)} pairs from {args.file} with {predictor.model}"
@@ -643,11 +647,11 @@ def _predict_file(predictor, pairs, *, args: argparse.Namespace, output_format: 
 
 
 def cmd_review_queue(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.artifacts import ArtifactStore
-    from fine_tuning_assets.dedup_lifecycle import LABEL_ISSUES_FILE, load_version_model
-    from fine_tuning_assets.pair_scoring import BaseCosineScorer
-    from fine_tuning_assets.review_queue import build_review_queue, pending_pairs
-    from fine_tuning_assets.training_set import dataset_path
+    from fine_tuning_assets.core.artifacts import ArtifactStore
+    from fine_tuning_assets.tasks.dedup.lifecycle import LABEL_ISSUES_FILE, load_version_model
+    from fine_tuning_assets.tasks.dedup.review_queue import build_review_queue, pending_pairs
+    from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
+    from fine_tuning_assets.tasks.dedup.training_set import dataset_path
 
     settings = _settings()
     registry = _registry(settings)
@@ -880,12 +884,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from fine_tuning_assets.artifacts import ArtifactError
-    from fine_tuning_assets.base_model import ModelLoadError
-    from fine_tuning_assets.database import DatabaseUnavailableError
-    from fine_tuning_assets.decision_import import DecisionImportError
-    from fine_tuning_assets.feedback_store import FeedbackStoreError
-    from fine_tuning_assets.registry import RegistryError
+    from fine_tuning_assets.core.artifacts import ArtifactError
+    from fine_tuning_assets.core.base_model import ModelLoadError
+    from fine_tuning_assets.core.database import DatabaseUnavailableError
+    from fine_tuning_assets.core.registry import RegistryError
+    from fine_tuning_assets.tasks.dedup.imports import DecisionImportError
+    from fine_tuning_assets.tasks.dedup.store import FeedbackStoreError
 
     args = build_parser().parse_args(argv)
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from fine_tuning_assets.config import Settings
+from fine_tuning_assets.core.config import Settings
 from fine_tuning_assets.defs.automation import build_automation, dedup_chain_job, dedup_data_prep_job
 from fine_tuning_assets.defs.dedup import DEDUP_ASSETS
-from fine_tuning_assets.resources import (
+from fine_tuning_assets.defs.resources import (
     ArtifactStoreResource,
     FeedbackStoreResource,
     FineTuningSettingsResource,

@@ -6,10 +6,10 @@ from typing import Any
 
 from dagster import AssetKey, DagsterInstance
 
-from fine_tuning_assets.config import Settings
-from fine_tuning_assets.decisions import DecisionBatch
+from fine_tuning_assets.core.config import Settings
 from fine_tuning_assets.definitions import build_definitions
-from fine_tuning_assets.demo_decisions import generate_demo_decisions
+from fine_tuning_assets.tasks.dedup.demo import generate_demo_decisions
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch
 
 
 def tiny_demo(decided_clusters: int = 70) -> DecisionBatch:

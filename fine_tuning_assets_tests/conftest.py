@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch, Insight, MergeCluster
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fine_tuning_assets.artifacts import ArtifactError, ArtifactStore, verify, write_json_atomic
+from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify, write_json_atomic
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path):

@@ -12,9 +12,9 @@ from dagster import (
     instance_for_test,
 )
 
-from fine_tuning_assets.database import open_database
+from fine_tuning_assets.core.database import open_database
 from fine_tuning_assets.definitions import build_definitions
-from fine_tuning_assets.feedback_store import FeedbackStore
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 from fine_tuning_assets_tests.chain_helpers import settings_for, tiny_demo
 
 

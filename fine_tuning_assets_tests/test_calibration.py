@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from fine_tuning_assets import calibration
-from fine_tuning_assets.calibration import (
+from fine_tuning_assets.core import calibration
+from fine_tuning_assets.core.calibration import (
     IsotonicCalibration,
     PlattScaling,
     calibration_from_dict,
     fit_calibration,
 )
-from fine_tuning_assets.evaluation import expected_calibration_error
+from fine_tuning_assets.core.metrics import expected_calibration_error
 
 
 def test_module_doctests_pass():

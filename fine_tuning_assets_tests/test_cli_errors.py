@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.feedback_store import FeedbackStore
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 from fine_tuning_assets_tests.cli_helpers import FTA, refused, run
 from fine_tuning_assets_tests.conftest import small_batch
 

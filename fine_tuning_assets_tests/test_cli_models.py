@@ -6,9 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.registry import ModelRegistry
 from fine_tuning_assets_tests.cli_helpers import refused, run
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fine_tuning_assets.config import ConfigurationError, Settings
+from fine_tuning_assets.core.config import ConfigurationError, Settings
 
 
 def test_defaults(tmp_path):

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 from fine_tuning_assets_tests.chain_helpers import tiny_demo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -120,10 +120,10 @@ def test_a_run_killed_while_fine_tuning_is_settled_by_the_next_training_run(proj
 
 OWNER_SCRIPT = """
 import sys, time
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.processes import RunOwner
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.processes import RunOwner
+from fine_tuning_assets.core.registry import ModelRegistry
 
 home = sys.argv[1]
 registry = ModelRegistry(open_database(f"sqlite:///{home}/fta.sqlite"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from fine_tuning_assets.database import MIGRATIONS, DatabaseUnavailableError, migrate, open_database
+from fine_tuning_assets.core.database import MIGRATIONS, DatabaseUnavailableError, migrate, open_database
 
 
 def test_migrations_apply_once(sqlite_url):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fine_tuning_assets.decision_import import (
+from fine_tuning_assets.tasks.dedup.imports import (
     MAX_LISTED_ERRORS,
     DecisionImportError,
     RowError,
@@ -19,7 +19,7 @@ from fine_tuning_assets.decision_import import (
     parse_positive_rule,
     read_records,
 )
-from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
+from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch, Insight, MergeCluster
 
 D = "2026-01-05T10:00:00"
 HEADER = "cluster_id,status,reviewer,decided_at,insight_id,statement,similarity,selected"

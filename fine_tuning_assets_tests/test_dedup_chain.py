@@ -7,13 +7,13 @@ from pathlib import Path
 
 from dagster import instance_for_test
 
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.dedup_lifecycle import serving_bands
-from fine_tuning_assets.evaluation import DecisionBands
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.merge_prediction import predict_merge
-from fine_tuning_assets.pair_model import RECIPES
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.metrics import DecisionBands
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.dedup.lifecycle import serving_bands
+from fine_tuning_assets.tasks.dedup.model import RECIPES
+from fine_tuning_assets.tasks.dedup.prediction import predict_merge
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 from fine_tuning_assets_tests.chain_helpers import (
     chain_run_config,
     check_results,

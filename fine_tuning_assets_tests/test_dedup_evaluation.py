@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fine_tuning_assets.dedup_evaluation import (
+from fine_tuning_assets.core.metrics import DecisionBands
+from fine_tuning_assets.tasks.dedup.evaluation import (
     EvaluationConfig,
     check_bands,
     cross_validated_band_masks,
@@ -10,7 +11,6 @@ from fine_tuning_assets.dedup_evaluation import (
     model_report,
     promotion_gate,
 )
-from fine_tuning_assets.evaluation import DecisionBands
 
 RNG = np.random.default_rng(3)
 LABELS = np.array([1, 0] * 100)

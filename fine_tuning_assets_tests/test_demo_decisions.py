@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from fine_tuning_assets import demo_decisions
-from fine_tuning_assets.decisions import DecisionBatch, MergeCluster
-from fine_tuning_assets.demo_decisions import (
+from fine_tuning_assets.tasks.dedup import demo as demo_decisions
+from fine_tuning_assets.tasks.dedup.demo import (
     CLAIM_FAMILIES,
     DEFAULT_ROUNDS,
     EVIDENCE_TYPES,
@@ -28,7 +27,8 @@ from fine_tuning_assets.demo_decisions import (
     render_statement,
     round_seed,
 )
-from fine_tuning_assets.training_set import TrainingSetConfig, build_training_set, find_leakage
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch, MergeCluster
+from fine_tuning_assets.tasks.dedup.training_set import TrainingSetConfig, build_training_set, find_leakage
 
 SEED = 7
 OTHER_SEEDS = (0, 1, 42, 2026)

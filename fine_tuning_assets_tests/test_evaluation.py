@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from fine_tuning_assets import evaluation
-from fine_tuning_assets.evaluation import (
+from fine_tuning_assets.core import metrics as evaluation
+from fine_tuning_assets.core.metrics import (
     PNG_SIGNATURE,
     DecisionBands,
     band_report,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.decisions import DecisionBatch, Insight
-from fine_tuning_assets.feedback_store import FeedbackStore, FeedbackStoreError
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch, Insight
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore, FeedbackStoreError
 from fine_tuning_assets_tests.conftest import cluster, insight, small_batch
 
 

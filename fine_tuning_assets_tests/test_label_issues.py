@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fine_tuning_assets.demo_decisions import generate_demo_decisions_with_kinds
-from fine_tuning_assets.label_issues import (
+from fine_tuning_assets.tasks.dedup.demo import generate_demo_decisions_with_kinds
+from fine_tuning_assets.tasks.dedup.examples import PairExample
+from fine_tuning_assets.tasks.dedup.label_issues import (
     CONFLICTING_DECISIONS,
     SUSPECTED_MISLABEL,
     TRANSITIVE_CONTRADICTION,
@@ -11,8 +12,7 @@ from fine_tuning_assets.label_issues import (
     find_suspected_mislabels,
     find_transitive_contradictions,
 )
-from fine_tuning_assets.pair_examples import PairExample
-from fine_tuning_assets.training_set import TrainingSetConfig, build_training_set
+from fine_tuning_assets.tasks.dedup.training_set import TrainingSetConfig, build_training_set
 
 
 def pair(a: str, b: str, label: int) -> PairExample:

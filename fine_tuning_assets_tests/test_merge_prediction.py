@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.evaluation import AUTO_MERGE
-from fine_tuning_assets.merge_prediction import MergePredictor, predict_merge
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.metrics import AUTO_MERGE
+from fine_tuning_assets.tasks.dedup.prediction import MergePredictor, predict_merge
 
 SAME = (
     "Vitamin D lowers fracture risk in adults over 65.",

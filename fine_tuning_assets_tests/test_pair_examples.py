@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fine_tuning_assets.pair_examples import pair_examples_from_clusters
+from fine_tuning_assets.tasks.dedup.examples import pair_examples_from_clusters
 from fine_tuning_assets_tests.conftest import cluster, insight
 
 INSIGHTS = {f"i{i}": insight(i) for i in range(1, 10)}
@@ -75,7 +75,7 @@ def test_a_tie_between_conflicting_decisions_keeps_the_pair_separate():
 
 
 def test_pair_similarity_is_the_lower_member_score():
-    from fine_tuning_assets.decisions import ClusterMember, MergeCluster
+    from fine_tuning_assets.tasks.dedup.records import ClusterMember, MergeCluster
 
     c = MergeCluster(
         "c",

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from fine_tuning_assets import pair_features
-from fine_tuning_assets.pair_features import LEXICAL_FEATURES, TfidfCosine, lexical_features
+from fine_tuning_assets.tasks.dedup import features as pair_features
+from fine_tuning_assets.tasks.dedup.features import LEXICAL_FEATURES, TfidfCosine, lexical_features
 
 
 def test_module_doctests_pass():

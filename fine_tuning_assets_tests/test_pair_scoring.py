@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fine_tuning_assets.calibration import PlattScaling
-from fine_tuning_assets.pair_scoring import BaseCosineScorer
+from fine_tuning_assets.core.calibration import PlattScaling
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
 
 
 def test_base_scorer_embeds_each_text_once_across_calls_and_calibrated_copies():

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from fine_tuning_assets import pair_model, recipe_search
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.base_model import ModelLoadError
-from fine_tuning_assets.fine_tuning import FineTuningConfig
-from fine_tuning_assets.pair_examples import PairExample
-from fine_tuning_assets.pair_model import PAIR_MODEL_FILE, PairModel, StackedLogisticRegression
-from fine_tuning_assets.recipe_search import (
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.base_model import ModelLoadError
+from fine_tuning_assets.core.fine_tuning import FineTuningConfig
+from fine_tuning_assets.tasks.dedup import model as pair_model
+from fine_tuning_assets.tasks.dedup import recipes as recipe_search
+from fine_tuning_assets.tasks.dedup.examples import PairExample
+from fine_tuning_assets.tasks.dedup.model import PAIR_MODEL_FILE, PairModel, StackedLogisticRegression
+from fine_tuning_assets.tasks.dedup.recipes import (
     RecipeSearchConfig,
     RecipeSearchError,
     cross_validate_recipes,
@@ -202,7 +203,7 @@ def test_a_fine_tune_stops_when_the_time_budget_is_used_up(tmp_path):
 
 
 def test_a_setfit_style_fine_tune_without_validation_stops_at_its_deadline_with_its_final_weights(tmp_path):
-    from fine_tuning_assets.bi_encoder_training import train_bi_encoder
+    from fine_tuning_assets.core.bi_encoder_training import train_bi_encoder
 
     config = FineTuningConfig(epochs=50, batch_size=4)
     result = train_bi_encoder(
@@ -246,7 +247,7 @@ def test_small_data_regime_cross_validates_every_pair_by_groups_and_refits_on_al
 def test_a_loaded_base_model_is_reused_only_for_versions_built_on_it(monkeypatch):
     from types import SimpleNamespace
 
-    from fine_tuning_assets.dedup_lifecycle import load_version_model
+    from fine_tuning_assets.tasks.dedup.lifecycle import load_version_model
 
     calls = []
     monkeypatch.setattr(PairModel, "load", classmethod(lambda cls, path, **options: calls.append(options)))

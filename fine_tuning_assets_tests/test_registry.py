@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.database import model_versions, open_database
-from fine_tuning_assets.registry import ModelRegistry, PromotionConflictError, RegistryError
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.database import model_versions, open_database
+from fine_tuning_assets.core.registry import ModelRegistry, PromotionConflictError, RegistryError
 
 _ARTIFACTS: list[ArtifactStore] = []
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fine_tuning_assets.decision_import import parse_cluster_rows, parse_labelled_pairs
-from fine_tuning_assets.decisions import MAX_LISTED_PROBLEMS, DecisionBatch
-from fine_tuning_assets.feedback_store import FeedbackStore, FeedbackStoreError
+from fine_tuning_assets.tasks.dedup.imports import parse_cluster_rows, parse_labelled_pairs
+from fine_tuning_assets.tasks.dedup.records import MAX_LISTED_PROBLEMS, DecisionBatch
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore, FeedbackStoreError
 from fine_tuning_assets_tests.conftest import cluster, insight
 
 

@@ -3,8 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
-from fine_tuning_assets.review_queue import build_review_queue, informativeness, pending_pairs, queue_order
+from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch, Insight, MergeCluster
+from fine_tuning_assets.tasks.dedup.review_queue import (
+    build_review_queue,
+    informativeness,
+    pending_pairs,
+    queue_order,
+)
 
 
 def test_pairs_near_the_threshold_and_where_recipes_disagree_come_first():

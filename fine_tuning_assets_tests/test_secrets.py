@@ -7,10 +7,10 @@ import pytest
 from dagster import AssetKey, instance_for_test
 from sqlalchemy.engine import make_url
 
-from fine_tuning_assets.config import Settings
-from fine_tuning_assets.database import DatabaseUnavailableError, open_database
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.config import Settings
+from fine_tuning_assets.core.database import DatabaseUnavailableError, open_database
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 from fine_tuning_assets_tests.chain_helpers import chain_run_config, metadata_of, run_chain, tiny_demo
 from fine_tuning_assets_tests.secret_scan import (
     event_log_text,
@@ -22,7 +22,7 @@ from fine_tuning_assets_tests.secret_scan import (
 PASSWORD = "n0t-for-your-eyes"
 
 DEFINITIONS = (
-    "from fine_tuning_assets.config import Settings\n"
+    "from fine_tuning_assets.core.config import Settings\n"
     "from fine_tuning_assets.definitions import build_definitions\n\n"
     "defs = build_definitions(Settings.from_env())\n"
 )

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from fine_tuning_assets.artifacts import ArtifactError, ArtifactStore
-from fine_tuning_assets.decisions import DecisionBatch
-from fine_tuning_assets.training_exports import SYSTEM_PROMPT, openai_chat_record
-from fine_tuning_assets.training_set import (
+from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore
+from fine_tuning_assets.tasks.dedup.exports import SYSTEM_PROMPT, openai_chat_record
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch
+from fine_tuning_assets.tasks.dedup.training_set import (
     SPLITS,
     TrainingSetConfig,
     TrainingSetError,

@@ -20,8 +20,8 @@ from dagster import (
 
 from fine_tuning_assets.defs.dedup import dedup_feedback, dedup_training_set
 from fine_tuning_assets.defs.materializations import decisions_since_last_training
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.resources import FeedbackStoreResource, FineTuningSettingsResource
+from fine_tuning_assets.defs.resources import FeedbackStoreResource, FineTuningSettingsResource
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
 dedup_chain_job = define_asset_job(
     "dedup_chain",

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.processes import RunOwner, process_is_running, this_host
-from fine_tuning_assets.registry import ModelRegistry, ModelVersion
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.processes import RunOwner, process_is_running, this_host
+from fine_tuning_assets.core.registry import ModelRegistry, ModelVersion
 
 RUN_HOST_TAG = "fta/host"
 RUN_PID_TAG = "fta/pid"

@@ -21,10 +21,31 @@ from dagster import (
 )
 from pydantic import Field
 
-from fine_tuning_assets.artifacts import write_json_atomic
-from fine_tuning_assets.database import as_utc
-from fine_tuning_assets.dedup_evaluation import METRIC_COLUMNS, EvaluationConfig, trade_off_plot_png
-from fine_tuning_assets.dedup_lifecycle import (
+from fine_tuning_assets.core.artifacts import write_json_atomic
+from fine_tuning_assets.core.database import as_utc
+from fine_tuning_assets.core.fine_tuning import FineTuningConfig
+from fine_tuning_assets.core.metrics import (
+    band_report_markdown,
+    metrics_markdown_table,
+    png_markdown,
+    precision_recall_plot_png,
+)
+from fine_tuning_assets.core.processes import RunOwner
+from fine_tuning_assets.defs.crash_recovery import reap_abandoned_work
+from fine_tuning_assets.defs.materializations import (
+    decisions_since_last_training,
+    required_upstream_value,
+    upstream_metadata,
+)
+from fine_tuning_assets.defs.resources import (
+    ArtifactStoreResource,
+    FeedbackStoreResource,
+    FineTuningSettingsResource,
+    ModelRegistryResource,
+)
+from fine_tuning_assets.tasks.dedup.evaluation import METRIC_COLUMNS, EvaluationConfig, trade_off_plot_png
+from fine_tuning_assets.tasks.dedup.label_issues import ISSUE_KINDS
+from fine_tuning_assets.tasks.dedup.lifecycle import (
     LABEL_ISSUES_FILE,
     build_dedup_training_set,
     evaluate_dedup_candidate,
@@ -32,36 +53,15 @@ from fine_tuning_assets.dedup_lifecycle import (
     promote_if_allowed,
     train_dedup_candidate,
 )
-from fine_tuning_assets.defs.crash_recovery import reap_abandoned_work
-from fine_tuning_assets.defs.materializations import (
-    decisions_since_last_training,
-    required_upstream_value,
-    upstream_metadata,
-)
-from fine_tuning_assets.evaluation import (
-    band_report_markdown,
-    metrics_markdown_table,
-    png_markdown,
-    precision_recall_plot_png,
-)
-from fine_tuning_assets.fine_tuning import FineTuningConfig
-from fine_tuning_assets.label_issues import ISSUE_KINDS
-from fine_tuning_assets.pair_model import RECIPES
-from fine_tuning_assets.processes import RunOwner
-from fine_tuning_assets.recipe_search import (
+from fine_tuning_assets.tasks.dedup.model import RECIPES
+from fine_tuning_assets.tasks.dedup.recipes import (
     DEFAULT_BI_ENCODER,
     DEFAULT_CROSS_ENCODER,
     DEFAULT_SETFIT,
     RecipeSearchConfig,
     RecipeSearchError,
 )
-from fine_tuning_assets.resources import (
-    ArtifactStoreResource,
-    FeedbackStoreResource,
-    FineTuningSettingsResource,
-    ModelRegistryResource,
-)
-from fine_tuning_assets.training_set import (
+from fine_tuning_assets.tasks.dedup.training_set import (
     SPLITS,
     TrainingSetConfig,
     TrainingSetError,

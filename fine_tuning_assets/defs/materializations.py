@@ -7,8 +7,8 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, DagsterEventType, DagsterInstance, Failure
 
-from fine_tuning_assets.database import as_utc
-from fine_tuning_assets.feedback_store import FeedbackStore
+from fine_tuning_assets.core.database import as_utc
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
 
 def latest_materialization_metadata(instance: DagsterInstance, asset: str) -> dict[str, Any] | None:

@@ -1,8 +1,8 @@
 """What every local fine-tune shares: hyperparameters, training arguments, progress, early stopping and the
 time budget.
 
-The cross-encoder (:mod:`fine_tuning_assets.cross_encoder_training`) and the bi-encoder
-(:mod:`fine_tuning_assets.bi_encoder_training`) both run a sentence-transformers trainer through
+The cross-encoder (:mod:`fine_tuning_assets.core.cross_encoder_training`) and the bi-encoder
+(:mod:`fine_tuning_assets.core.bi_encoder_training`) both run a sentence-transformers trainer through
 :func:`fine_tune` (and so :func:`train_with_early_stopping`): the validation split drives early stopping, the best weights (lowest
 validation loss) are kept in memory rather than as checkpoint files, and training stops at a wall-clock
 deadline when one is given, keeping the best weights seen so far.
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fine_tuning_assets.pair_examples import PairExample
+from fine_tuning_assets.tasks.dedup.examples import PairExample
 
 ProgressFn = Callable[[str], None]
 
@@ -36,7 +36,7 @@ ProgressFn = Callable[[str], None]
 @dataclass(frozen=True)
 class FineTuningConfig:
     """Hyperparameters of one fine-tune (the dataclass defaults in parentheses; each recipe starts from its own
-    defaults, :data:`~fine_tuning_assets.recipe_search.DEFAULT_BI_ENCODER` and ``DEFAULT_CROSS_ENCODER``).
+    defaults, :data:`~fine_tuning_assets.tasks.dedup.recipes.DEFAULT_BI_ENCODER` and ``DEFAULT_CROSS_ENCODER``).
 
     Attributes:
         epochs: passes over the training pairs (3).

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fine_tuning_assets.decisions import (
+from fine_tuning_assets.tasks.dedup.records import (
     CLUSTER_STATUSES,
     DECIDED_STATUSES,
     MAX_LISTED_PROBLEMS,
@@ -94,7 +94,7 @@ CLUSTER_COLUMNS: tuple[str, ...] = (
 _CLUSTER_LEVEL_FIELDS = ("cluster_id", "status", "reviewer", "decided_at")
 _ALWAYS_REQUIRED = ("cluster_id", "status", "insight_id", "statement")
 
-# Column sizes of the feedback store (fine_tuning_assets.database); checked here so that a too-long value
+# Column sizes of the feedback store (fine_tuning_assets.core.database); checked here so that a too-long value
 # is a row error with a line number rather than a database error.
 _MAX_ID_LENGTH = 200
 _MAX_REVIEWER_LENGTH = 200

@@ -11,7 +11,7 @@ Three kinds of label issue, each naming the pair and why:
   human's label.
 
 Example:
-    >>> from fine_tuning_assets.pair_examples import PairExample
+    >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
     >>> def pair(a, b, label):
     ...     return PairExample(a, b, f"text {a}", f"text {b}", label, "approved_selected", "c1", None, None)
     >>> issues = find_transitive_contradictions([pair("a", "b", 1), pair("b", "c", 1), pair("a", "c", 0)])
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fine_tuning_assets.pair_examples import PairConflict, PairExample
+from fine_tuning_assets.tasks.dedup.examples import PairConflict, PairExample
 
 CONFLICTING_DECISIONS = "conflicting_decisions"
 TRANSITIVE_CONTRADICTION = "transitive_contradiction"
@@ -59,7 +59,7 @@ class LabelIssue:
 
 
 def find_conflicts(conflicts: Sequence[PairConflict], examples: Sequence[PairExample]) -> list[LabelIssue]:
-    """The pairs that decisions labelled both ways (see :class:`~fine_tuning_assets.pair_examples.PairConflict`)."""
+    """The pairs that decisions labelled both ways (see :class:`~fine_tuning_assets.tasks.dedup.examples.PairConflict`)."""
     by_key = {e.key: e for e in examples}
     issues = []
     for conflict in conflicts:
@@ -150,7 +150,7 @@ def find_suspected_mislabels(
     ``min_confidence_against`` probability of the other label (a weak model flags merely hard pairs otherwise).
 
     Example:
-        >>> from fine_tuning_assets.pair_examples import PairExample
+        >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
         >>> rows = [PairExample(f"a{i}", f"b{i}", "x", "y", i % 2, "approved_selected", None, None, None)
         ...         for i in range(40)]
         >>> p = [0.9 if i % 2 else 0.1 for i in range(40)]

@@ -3,8 +3,8 @@
 Every write is one transaction: a batch of decisions lands whole or not at all.
 
 Example:
-    >>> from fine_tuning_assets.database import open_database
-    >>> from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
+    >>> from fine_tuning_assets.core.database import open_database
+    >>> from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch, Insight, MergeCluster
     >>> store = FeedbackStore(open_database("sqlite://"))
     >>> batch = DecisionBatch(
     ...     insights=(Insight("i1", "Coffee raises alertness."), Insight("i2", "Caffeine makes you alert.")),
@@ -28,7 +28,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fine_tuning_assets.database import (
+from fine_tuning_assets.core.database import (
     as_utc,
     import_batches,
     insights,
@@ -37,7 +37,7 @@ from fine_tuning_assets.database import (
     text_problems,
     utcnow,
 )
-from fine_tuning_assets.decisions import (
+from fine_tuning_assets.tasks.dedup.records import (
     CLUSTER_STATUSES,
     DECIDED_STATUSES,
     INSIGHT_METADATA_FIELDS,

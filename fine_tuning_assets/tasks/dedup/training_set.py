@@ -6,7 +6,7 @@ no insight, and no statement, appears on two sides. Sampled low-similarity pairs
 judged) are added to the training split only: validation and test hold human decisions alone.
 
 Example:
-    >>> from fine_tuning_assets.demo_decisions import generate_demo_decisions
+    >>> from fine_tuning_assets.tasks.dedup.demo import generate_demo_decisions
     >>> import numpy as np
     >>> lexical = lambda a, b: np.array([0.0 for _ in a])  # any pair similarity function
     >>> ts = build_training_set(generate_demo_decisions(), recorded_through=None,
@@ -29,16 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from fine_tuning_assets.artifacts import ArtifactError, ArtifactStore, verify
-from fine_tuning_assets.decisions import DecisionBatch
-from fine_tuning_assets.pair_examples import (
+from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify
+from fine_tuning_assets.tasks.dedup.examples import (
     PairConflict,
     PairDecision,
     PairExample,
     pair_examples_from_clusters,
     with_split,
 )
-from fine_tuning_assets.training_exports import write_export
+from fine_tuning_assets.tasks.dedup.exports import write_export
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SimilarityFn = Callable[[Sequence[str], Sequence[str]], np.ndarray]
@@ -155,7 +155,7 @@ def split_groups(examples: Sequence[PairExample]) -> list[int]:
     or the same statement), the unit the split and the cross-validation folds never cut.
 
     Example:
-        >>> from fine_tuning_assets.pair_examples import PairExample
+        >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
         >>> def pair(a, b): return PairExample(a, b, f"text {a}", f"text {b}", 1, "approved_selected", None, None, None)
         >>> split_groups([pair("x", "y"), pair("y", "z"), pair("u", "v")])
         [1, 1, 0]

@@ -2,7 +2,7 @@
 
 A calibration is fitted on held-out human decisions (the validation split) and saved as JSON beside the
 model, so the decision bands' thresholds mean what they say: of the pairs scored 0.9, about 90% merge.
-The recipe search (:func:`~fine_tuning_assets.recipe_search.fit_recipe_heads`, ``calibration="auto"``)
+The recipe search (:func:`~fine_tuning_assets.tasks.dedup.recipes.fit_recipe_heads`, ``calibration="auto"``)
 keeps whichever of the two has the lower cross-validated Brier score.
 
 Example:
@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from fine_tuning_assets.evaluation import _as_scores, _validate_pairs
+from fine_tuning_assets.core.metrics import _as_scores, _validate_pairs
 
 CALIBRATION_METHODS: tuple[str, ...] = ("platt", "isotonic")
 

@@ -7,7 +7,7 @@ A model version's directory holds ``pair_model.json`` and the fine-tuned compone
 * ``bi-encoder`` -- cosine of the contrastively fine-tuned bi-encoder, calibrated,
 * ``cross-encoder`` -- logit of the fine-tuned cross-encoder, calibrated,
 * ``stacker`` -- a logistic regression over the base model's cosine and BERTScore F1 (token alignment),
-  the lexical features of :mod:`fine_tuning_assets.pair_features` and the fine-tuned scores.
+  the lexical features of :mod:`fine_tuning_assets.tasks.dedup.features` and the fine-tuned scores.
 
 :class:`PairModel` loads only the components the asked-for recipes need, computes each feature once per
 call, and embeds each distinct text once.
@@ -29,17 +29,17 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from fine_tuning_assets.artifacts import verify
-from fine_tuning_assets.base_model import (
+from fine_tuning_assets.core.artifacts import verify
+from fine_tuning_assets.core.base_model import (
     BUNDLED_BASE_MODEL,
     ModelLoadError,
     cosine_similarities,
     load_sentence_transformer,
     quiet_transformers,
 )
-from fine_tuning_assets.calibration import Calibration, calibration_from_dict
-from fine_tuning_assets.pair_features import LEXICAL_FEATURES, TfidfCosine, lexical_features
-from fine_tuning_assets.pair_scoring import BaseCosineScorer, Pairs
+from fine_tuning_assets.core.calibration import Calibration, calibration_from_dict
+from fine_tuning_assets.tasks.dedup.features import LEXICAL_FEATURES, TfidfCosine, lexical_features
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer, Pairs
 
 PAIR_MODEL_FILE = "pair_model.json"
 PAIR_MODEL_FORMAT = "fta-pair-model/1"
@@ -321,7 +321,7 @@ class PairModel:
 
 @dataclass
 class RecipeScorer:
-    """One recipe of a loaded model as a :class:`~fine_tuning_assets.pair_scoring.PairScorer`."""
+    """One recipe of a loaded model as a :class:`~fine_tuning_assets.tasks.dedup.scoring.PairScorer`."""
 
     model: PairModel
     recipe: str

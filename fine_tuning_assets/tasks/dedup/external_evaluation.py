@@ -22,19 +22,19 @@ from typing import Any
 
 import numpy as np
 
-from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL
-from fine_tuning_assets.calibration import PlattScaling
-from fine_tuning_assets.decisions import DecisionBatch
-from fine_tuning_assets.dedup_lifecycle import TASK, load_version_model, serving_bands
-from fine_tuning_assets.evaluation import (
+from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL
+from fine_tuning_assets.core.calibration import PlattScaling
+from fine_tuning_assets.core.metrics import (
     AUTO_MERGE,
     KEEP_SEPARATE,
     DecisionBands,
     band_report,
     compute_pair_metrics,
 )
-from fine_tuning_assets.pair_scoring import BaseCosineScorer
-from fine_tuning_assets.registry import ModelRegistry, ModelVersion
+from fine_tuning_assets.core.registry import ModelRegistry, ModelVersion
+from fine_tuning_assets.tasks.dedup.lifecycle import TASK, load_version_model, serving_bands
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
 
 #: The review threshold of the fallback's bands (it never auto-merges).
 FALLBACK_BANDS = DecisionBands(auto_merge=1.0)

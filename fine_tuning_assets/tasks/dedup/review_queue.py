@@ -1,7 +1,7 @@
 """The review queue: pending pairs ordered by how much a reviewer's decision would teach the model.
 
 A decision teaches most where the model is unsure (its probability near the decision threshold) and where its
-recipes disagree. Suspected label errors (:mod:`fine_tuning_assets.label_issues`) come first: a wrong
+recipes disagree. Suspected label errors (:mod:`fine_tuning_assets.tasks.dedup.label_issues`) come first: a wrong
 decision already in the training data costs more than an undecided pair.
 
 Example:
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fine_tuning_assets.decisions import DecisionBatch
+from fine_tuning_assets.tasks.dedup.records import DecisionBatch
 
 #: How much the spread of the recipes' probabilities adds to a pair's informativeness (per unit of spread).
 DISAGREEMENT_WEIGHT = 1.0

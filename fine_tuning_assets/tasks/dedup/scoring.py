@@ -14,13 +14,13 @@ from typing import Protocol
 
 import numpy as np
 
-from fine_tuning_assets.base_model import (
+from fine_tuning_assets.core.base_model import (
     BUNDLED_BASE_MODEL,
     cosine_similarities,
     load_sentence_transformer,
     resolve_base_model,
 )
-from fine_tuning_assets.calibration import PlattScaling
+from fine_tuning_assets.core.calibration import PlattScaling
 
 Pairs = Sequence[tuple[str, str]]
 

@@ -2,10 +2,10 @@
 
 The cross-encoder starts from the base model's transformer weights with a fresh one-logit classification
 head (``num_labels=1``) and is trained with binary cross-entropy by ``CrossEncoderTrainer``; the best
-weights by validation loss are saved, as safetensors (see :func:`~fine_tuning_assets.fine_tuning.train_with_early_stopping`).
+weights by validation loss are saved, as safetensors (see :func:`~fine_tuning_assets.core.fine_tuning.train_with_early_stopping`).
 
 Example (slow: it trains):
-    >>> from fine_tuning_assets.pair_examples import PairExample
+    >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
     >>> def pair(a, b, label):
     ...     return PairExample(a, b, a, b, label, "approved_selected", None, None, None)
     >>> rows = [pair("Coffee raises alertness.", "Caffeine makes you alert.", 1),
@@ -20,15 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fine_tuning_assets.base_model import ModelLoadError, quiet_transformers, resolve_base_model
-from fine_tuning_assets.fine_tuning import (
+from fine_tuning_assets.core.base_model import ModelLoadError, quiet_transformers, resolve_base_model
+from fine_tuning_assets.core.fine_tuning import (
     FineTuningConfig,
     ProgressFn,
     TrainingResult,
     check_splits,
     fine_tune,
 )
-from fine_tuning_assets.pair_examples import PairExample
+from fine_tuning_assets.tasks.dedup.examples import PairExample
 
 
 def train_cross_encoder(

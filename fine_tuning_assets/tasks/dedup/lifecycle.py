@@ -15,17 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from fine_tuning_assets.artifacts import ArtifactStore, write_json_atomic
-from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL, ModelLoadError
-from fine_tuning_assets.dedup_evaluation import EvaluationConfig, evaluate_dedup_models
-from fine_tuning_assets.evaluation import DecisionBands
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.fine_tuning import ProgressFn
-from fine_tuning_assets.label_issues import LabelIssue, find_label_issues_in
-from fine_tuning_assets.pair_model import PairModel
-from fine_tuning_assets.pair_scoring import BaseCosineScorer
-from fine_tuning_assets.processes import RunOwner
-from fine_tuning_assets.recipe_search import (
+from fine_tuning_assets.core.artifacts import ArtifactStore, write_json_atomic
+from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL, ModelLoadError
+from fine_tuning_assets.core.fine_tuning import ProgressFn
+from fine_tuning_assets.core.metrics import DecisionBands
+from fine_tuning_assets.core.processes import RunOwner
+from fine_tuning_assets.core.registry import ModelRegistry, ModelVersion
+from fine_tuning_assets.tasks.dedup.evaluation import EvaluationConfig, evaluate_dedup_models
+from fine_tuning_assets.tasks.dedup.label_issues import LabelIssue, find_label_issues_in
+from fine_tuning_assets.tasks.dedup.model import PairModel
+from fine_tuning_assets.tasks.dedup.recipes import (
     CROSS_VALIDATION,
     RecipeSearchConfig,
     RecipeSearchError,
@@ -34,8 +33,9 @@ from fine_tuning_assets.recipe_search import (
     search_recipes,
     stacker_out_of_fold,
 )
-from fine_tuning_assets.registry import ModelRegistry, ModelVersion
-from fine_tuning_assets.training_set import (
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
+from fine_tuning_assets.tasks.dedup.training_set import (
     TrainingSet,
     TrainingSetConfig,
     build_training_set,
@@ -76,7 +76,7 @@ def build_dedup_training_set(
 def find_training_set_label_issues(
     training_set: TrainingSet, *, base_model: str | None
 ) -> tuple[list[LabelIssue], str | None]:
-    """The training set's label issues (:mod:`fine_tuning_assets.label_issues`), with out-of-fold probabilities
+    """The training set's label issues (:mod:`fine_tuning_assets.tasks.dedup.label_issues`), with out-of-fold probabilities
     of the small-data stacker for suspected mislabels; the note says why those were not computed, if so."""
     human = [e for e in training_set.examples if e.origin != "low_similarity_sample"]
     note = None

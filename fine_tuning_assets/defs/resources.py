@@ -13,11 +13,11 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
-from fine_tuning_assets.artifacts import ArtifactStore
-from fine_tuning_assets.config import DATABASE_URL_VARIABLE, database_url_from_env
-from fine_tuning_assets.database import open_database
-from fine_tuning_assets.feedback_store import FeedbackStore
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.artifacts import ArtifactStore
+from fine_tuning_assets.core.config import DATABASE_URL_VARIABLE, database_url_from_env
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
 _engines: dict[str, Engine] = {}
 _engines_lock = Lock()

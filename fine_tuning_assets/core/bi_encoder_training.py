@@ -3,10 +3,10 @@
 ``OnlineContrastiveLoss`` pulls the embeddings of merged pairs together and pushes kept-apart pairs beyond
 a cosine-distance margin, learning from the hard pairs of each batch (merges that are still far apart,
 near-misses that are still close): exactly the reviewers' near-duplicates. The best weights by validation
-loss are saved (see :func:`~fine_tuning_assets.fine_tuning.train_with_early_stopping`).
+loss are saved (see :func:`~fine_tuning_assets.core.fine_tuning.train_with_early_stopping`).
 
 Example (slow: it trains):
-    >>> from fine_tuning_assets.pair_examples import PairExample
+    >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
     >>> def pair(a, b, label):
     ...     return PairExample(a, b, a, b, label, "approved_selected", None, None, None)
     >>> rows = [pair("Coffee raises alertness.", "Caffeine makes you alert.", 1),
@@ -21,15 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fine_tuning_assets.base_model import load_sentence_transformer, resolve_base_model
-from fine_tuning_assets.fine_tuning import (
+from fine_tuning_assets.core.base_model import load_sentence_transformer, resolve_base_model
+from fine_tuning_assets.core.fine_tuning import (
     FineTuningConfig,
     ProgressFn,
     TrainingResult,
     check_splits,
     fine_tune,
 )
-from fine_tuning_assets.pair_examples import PairExample
+from fine_tuning_assets.tasks.dedup.examples import PairExample
 
 #: Cosine distance beyond which a kept-apart pair no longer adds to the loss.
 CONTRASTIVE_MARGIN = 0.5

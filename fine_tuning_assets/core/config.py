@@ -64,7 +64,7 @@ def database_url_from_env(
     """The database URL in ``variable`` (default ``FTA_DATABASE_URL``), else the SQLite file under ``home``.
 
     The URL may hold a password: it is read from the environment where it is used and never written into
-    configuration, logs or run metadata (print it with :func:`fine_tuning_assets.database.redact_url`).
+    configuration, logs or run metadata (print it with :func:`fine_tuning_assets.core.database.redact_url`).
 
     Example:
         >>> database_url_from_env("/srv/fta", {})
@@ -93,7 +93,7 @@ class Settings:
 
     def __repr__(self) -> str:
         # The database URL may hold a password and the OpenAI key is a secret: neither is ever printed.
-        from fine_tuning_assets.database import redact_url
+        from fine_tuning_assets.core.database import redact_url
 
         shown = {
             name: redact_url(value)

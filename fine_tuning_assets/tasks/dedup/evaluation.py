@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from fine_tuning_assets.calibration import PlattScaling
-from fine_tuning_assets.evaluation import (
+from fine_tuning_assets.core.calibration import PlattScaling
+from fine_tuning_assets.core.metrics import (
     AUTO_MERGE,
     BAND_NAMES,
     KEEP_SEPARATE,
@@ -39,10 +39,10 @@ from fine_tuning_assets.evaluation import (
     learn_auto_merge_threshold,
     learn_keep_separate_threshold,
 )
-from fine_tuning_assets.pair_examples import PairExample
-from fine_tuning_assets.pair_model import PairModel
-from fine_tuning_assets.pair_scoring import BaseCosineScorer, PairScorer
-from fine_tuning_assets.training_set import TrainingSet
+from fine_tuning_assets.tasks.dedup.examples import PairExample
+from fine_tuning_assets.tasks.dedup.model import PairModel
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer, PairScorer
+from fine_tuning_assets.tasks.dedup.training_set import TrainingSet
 
 PRIMARY_METRIC = "average_precision"
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -475,7 +475,7 @@ def evaluate_dedup_models(
 
     Fixed-split regime: held out = the test split; the candidate's bands are learned on its out-of-fold
     validation probabilities. Cross-validation regime (the model says so, see
-    :func:`~fine_tuning_assets.recipe_search.cross_validate_recipes`): held out = every decided pair with its
+    :func:`~fine_tuning_assets.tasks.dedup.recipes.cross_validate_recipes`): held out = every decided pair with its
     out-of-fold probability; bands are checked with thresholds learned on the other folds. The active model
     keeps the bands it serves with (``active_bands``). ``seen_by_active`` holds the insights the active model
     trained or was tuned on; held-out pairs touching them are left out for every model (in the

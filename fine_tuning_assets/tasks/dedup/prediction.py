@@ -8,8 +8,8 @@ model's cosine similarity and say so in :attr:`MergePrediction.fallback_reason`;
 auto-merges, it only ranks pairs for review.
 
 Example:
-    >>> from fine_tuning_assets.database import open_database
-    >>> from fine_tuning_assets.registry import ModelRegistry
+    >>> from fine_tuning_assets.core.database import open_database
+    >>> from fine_tuning_assets.core.registry import ModelRegistry
     >>> predictor = MergePredictor.load(registry=ModelRegistry(open_database("sqlite://")))
     >>> predictor.model, predictor.fallback_reason
     ('base all-MiniLM-L6-v2 cosine', 'no dedup model is active')
@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fine_tuning_assets.base_model import ModelLoadError
-from fine_tuning_assets.calibration import PlattScaling
-from fine_tuning_assets.dedup_lifecycle import TASK, load_version_model, serving_bands
-from fine_tuning_assets.evaluation import DecisionBands
-from fine_tuning_assets.pair_scoring import BaseCosineScorer, Pairs, PairScorer
-from fine_tuning_assets.registry import ModelRegistry
+from fine_tuning_assets.core.base_model import ModelLoadError
+from fine_tuning_assets.core.calibration import PlattScaling
+from fine_tuning_assets.core.metrics import DecisionBands
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.dedup.lifecycle import TASK, load_version_model, serving_bands
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer, Pairs, PairScorer
 
 #: Pairs scored per call of the model (each distinct text in a batch is embedded once).
 DEFAULT_BATCH_SIZE = 256

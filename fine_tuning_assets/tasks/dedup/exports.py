@@ -1,7 +1,7 @@
 """Export labelled pairs as OpenAI chat fine-tuning JSONL, JSON records, or CSV.
 
 Example:
-    >>> from fine_tuning_assets.pair_examples import PairExample
+    >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
     >>> e = PairExample("a", "b", "Coffee raises alertness.", "Caffeine makes you alert.", 1,
     ...                 "approved_selected", "c1", None, 0.91, {"source": "PubMed 1"}, {})
     >>> record = openai_chat_record(e)
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from fine_tuning_assets.pair_examples import PairExample
+from fine_tuning_assets.tasks.dedup.examples import PairExample
 
 SYSTEM_PROMPT = (
     "You are an expert at determining if two insights express the same idea, even if worded differently."

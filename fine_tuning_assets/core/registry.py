@@ -7,7 +7,7 @@ transaction. Promotion and rollback take explicit version ids and the version th
 so two racing promotions cannot both win.
 
 Example:
-    >>> from fine_tuning_assets.database import open_database
+    >>> from fine_tuning_assets.core.database import open_database
     >>> registry = ModelRegistry(open_database("sqlite://"))
     >>> v = registry.register(task="dedup", model_kind="cross-encoder", base_model="all-MiniLM-L6-v2",
     ...                       dataset_version="ds-1", config={}, actor="doctest")
@@ -29,9 +29,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from fine_tuning_assets.artifacts import ArtifactError, verify
-from fine_tuning_assets.database import as_utc, model_events, model_versions, text_problems, utcnow
-from fine_tuning_assets.processes import RunOwner
+from fine_tuning_assets.core.artifacts import ArtifactError, verify
+from fine_tuning_assets.core.database import as_utc, model_events, model_versions, text_problems, utcnow
+from fine_tuning_assets.core.processes import RunOwner
 
 STATES: tuple[str, ...] = ("training", "evaluating", "staged", "active", "deprecated", "failed")
 #: States in which a run is working on a version: it has an owner that must be alive.

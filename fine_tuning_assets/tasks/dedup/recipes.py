@@ -35,14 +35,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 
-from fine_tuning_assets.base_model import BUNDLED_BASE_MODEL
-from fine_tuning_assets.bi_encoder_training import train_bi_encoder
-from fine_tuning_assets.calibration import CALIBRATION_METHODS, fit_calibration
-from fine_tuning_assets.cross_encoder_training import train_cross_encoder
-from fine_tuning_assets.fine_tuning import FineTuningConfig, ProgressFn, TrainingResult
-from fine_tuning_assets.pair_examples import PairExample
-from fine_tuning_assets.pair_features import TfidfCosine
-from fine_tuning_assets.pair_model import (
+from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL
+from fine_tuning_assets.core.bi_encoder_training import train_bi_encoder
+from fine_tuning_assets.core.calibration import CALIBRATION_METHODS, fit_calibration
+from fine_tuning_assets.core.cross_encoder_training import train_cross_encoder
+from fine_tuning_assets.core.fine_tuning import FineTuningConfig, ProgressFn, TrainingResult
+from fine_tuning_assets.tasks.dedup.examples import PairExample
+from fine_tuning_assets.tasks.dedup.features import TfidfCosine
+from fine_tuning_assets.tasks.dedup.model import (
     BASE_COSINE,
     BASE_FEATURES,
     BASE_TOKEN_F1,
@@ -61,7 +61,7 @@ from fine_tuning_assets.pair_model import (
     StackedLogisticRegression,
     load_cross_encoder,
 )
-from fine_tuning_assets.pair_scoring import BaseCosineScorer
+from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
 
 #: Defaults measured on STS-B and the demo on a 2-core CPU (see bench/quality.py).
 DEFAULT_BI_ENCODER = FineTuningConfig(epochs=2, batch_size=32, learning_rate=2e-5)
@@ -370,7 +370,7 @@ def search_recipes(
         )
 
     say(f"scoring {len(validation)} validation pairs with every component")
-    from fine_tuning_assets.base_model import load_sentence_transformer
+    from fine_tuning_assets.core.base_model import load_sentence_transformer
 
     tfidf = TfidfCosine.fit(_texts(train), analyzer=TFIDF_ANALYZER)
     feature_source = PairFeatures(
@@ -486,7 +486,7 @@ def stacker_out_of_fold(
     features) fitted by group-wise k-fold cross-validation: a probability from a model that never saw the
     pair, nor any pair of its group. Used to find suspected mislabels. The TF-IDF is fitted once on every
     pair's text (no labels: unsupervised), so the lexical features are computed once, not per fold."""
-    from fine_tuning_assets.pair_features import lexical_features
+    from fine_tuning_assets.tasks.dedup.features import lexical_features
 
     labels = np.asarray([e.label for e in examples], dtype=int)
     pairs = [(e.text_a, e.text_b) for e in examples]
@@ -521,7 +521,7 @@ def _setfit_fold(
 ) -> tuple[TrainingResult, CalibratedScore, list[np.ndarray]]:
     """SetFit-style: fine-tune the bi-encoder on ``train`` without validation, fit a Platt head on its cosine of
     the same pairs, and return the head's probabilities for each list of ``scored`` pairs."""
-    from fine_tuning_assets.base_model import cosine_similarities, load_sentence_transformer
+    from fine_tuning_assets.core.base_model import cosine_similarities, load_sentence_transformer
 
     result = train_bi_encoder(
         train,
@@ -558,7 +558,7 @@ def cross_validate_recipes(
     every human-labelled pair (``groups`` as the training set's split groups, so no insight or statement is
     on both sides of a fold), then refit the recipes on all of them and write the model into ``output_dir``.
 
-    Recipes: the ``stacker`` over :data:`~fine_tuning_assets.pair_model.BASE_FEATURES` (no fine-tuning), and,
+    Recipes: the ``stacker`` over :data:`~fine_tuning_assets.tasks.dedup.model.BASE_FEATURES` (no fine-tuning), and,
     when ``bi-encoder`` is among ``config.recipes``, a SetFit-style bi-encoder (``config.setfit``); the
     cross-encoder is not cross-validated (too slow to train k times, and weakest with few pairs). Every pair
     gets an out-of-fold probability per recipe (the stacker's averaged over ``cross_validation_repeats``
@@ -585,7 +585,7 @@ def cross_validate_recipes(
     base_features = {BASE_COSINE: base.similarities(pairs).astype(np.float64), BASE_TOKEN_F1: token_f1}
 
     def features_for(index: np.ndarray, tfidf: TfidfCosine) -> dict[str, np.ndarray]:
-        from fine_tuning_assets.pair_features import lexical_features
+        from fine_tuning_assets.tasks.dedup.features import lexical_features
 
         chosen = [pairs[i] for i in index]
         return {**{k: v[index] for k, v in base_features.items()}, **lexical_features(chosen, tfidf=tfidf)}

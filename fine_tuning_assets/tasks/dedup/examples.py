@@ -12,7 +12,7 @@ conservative "keep separate").
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from fine_tuning_assets.decisions import ClusterMember, Insight, MergeCluster
+    >>> from fine_tuning_assets.tasks.dedup.records import ClusterMember, Insight, MergeCluster
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
     >>> insights = {i: Insight(i, f"statement {i}") for i in ("a", "b", "c")}
     >>> cluster = MergeCluster("c1", "approved", "ana", t, (
@@ -30,7 +30,7 @@ from datetime import datetime
 from itertools import combinations
 from typing import Any
 
-from fine_tuning_assets.decisions import Insight, MergeCluster
+from fine_tuning_assets.tasks.dedup.records import Insight, MergeCluster
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fine_tuning_assets.decisions import ClusterMember, DecisionBatch, Insight, MergeCluster
+from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch, Insight, MergeCluster
 
 DemoClusterKind = Literal[
     "paraphrase_approved",
