@@ -191,7 +191,7 @@ def cmd_counts(args: argparse.Namespace) -> int:
 def cmd_export_training_data(args: argparse.Namespace) -> int:
     from fine_tuning_assets.core.artifacts import ArtifactStore
     from fine_tuning_assets.tasks.dedup.exports import export_counts, write_export
-    from fine_tuning_assets.tasks.dedup.lifecycle import build_dedup_training_set
+    from fine_tuning_assets.tasks.dedup.task import build_dedup_training_set
     from fine_tuning_assets.tasks.dedup.training_set import (
         TrainingSetConfig,
         TrainingSetError,
@@ -648,9 +648,10 @@ def _predict_file(predictor, pairs, *, args: argparse.Namespace, output_format: 
 
 def cmd_review_queue(args: argparse.Namespace) -> int:
     from fine_tuning_assets.core.artifacts import ArtifactStore
-    from fine_tuning_assets.tasks.dedup.lifecycle import LABEL_ISSUES_FILE, load_version_model
+    from fine_tuning_assets.tasks.dedup.model import load_version_model
     from fine_tuning_assets.tasks.dedup.review_queue import build_review_queue, pending_pairs
     from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
+    from fine_tuning_assets.tasks.dedup.task import LABEL_ISSUES_FILE
     from fine_tuning_assets.tasks.dedup.training_set import dataset_path
 
     settings = _settings()

@@ -1,28 +1,37 @@
-"""The project's one Definitions object: assets, checks, jobs, schedules, sensors and resources."""
+"""The project's one Definitions object: every task's chain (assets, checks, jobs, schedules, sensor) and the
+resources they share."""
 
 from __future__ import annotations
 
 from dagster import Definitions
 
 from fine_tuning_assets.core.config import Settings
-from fine_tuning_assets.defs.automation import build_automation, dedup_chain_job, dedup_data_prep_job
-from fine_tuning_assets.defs.dedup import DEDUP_ASSETS
+from fine_tuning_assets.defs.automation import build_task_automation, build_task_jobs
+from fine_tuning_assets.defs.chain import build_task_assets
 from fine_tuning_assets.defs.resources import (
     ArtifactStoreResource,
     FeedbackStoreResource,
     FineTuningSettingsResource,
     ModelRegistryResource,
 )
+from fine_tuning_assets.tasks import TASKS
 
 
 def build_definitions(settings: Settings) -> Definitions:
     """Definitions wired to ``settings`` (tests pass their own; ``defs`` uses the environment)."""
-    schedules, sensors = build_automation(
-        schedule_mode=settings.schedule, finetune_enabled=settings.finetune_enabled
-    )
+    assets, jobs, schedules, sensors = [], [], [], []
+    for task in TASKS:
+        assets += build_task_assets(task)
+        task_jobs = build_task_jobs(task)
+        jobs += [task_jobs.chain, task_jobs.data_prep]
+        task_schedules, task_sensors = build_task_automation(
+            task, task_jobs, schedule_mode=settings.schedule, finetune_enabled=settings.finetune_enabled
+        )
+        schedules += task_schedules
+        sensors += task_sensors
     return Definitions(
-        assets=DEDUP_ASSETS,
-        jobs=[dedup_chain_job, dedup_data_prep_job],
+        assets=assets,
+        jobs=jobs,
         schedules=schedules,
         sensors=sensors,
         resources={

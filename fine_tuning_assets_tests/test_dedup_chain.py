@@ -10,8 +10,7 @@ from dagster import instance_for_test
 from fine_tuning_assets.core.database import open_database
 from fine_tuning_assets.core.metrics import DecisionBands
 from fine_tuning_assets.core.registry import ModelRegistry
-from fine_tuning_assets.tasks.dedup.lifecycle import serving_bands
-from fine_tuning_assets.tasks.dedup.model import RECIPES
+from fine_tuning_assets.tasks.dedup.model import RECIPES, serving_bands
 from fine_tuning_assets.tasks.dedup.prediction import predict_merge
 from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 from fine_tuning_assets_tests.chain_helpers import (

@@ -247,7 +247,7 @@ def test_small_data_regime_cross_validates_every_pair_by_groups_and_refits_on_al
 def test_a_loaded_base_model_is_reused_only_for_versions_built_on_it(monkeypatch):
     from types import SimpleNamespace
 
-    from fine_tuning_assets.tasks.dedup.lifecycle import load_version_model
+    from fine_tuning_assets.tasks.dedup.model import load_version_model
 
     calls = []
     monkeypatch.setattr(PairModel, "load", classmethod(lambda cls, path, **options: calls.append(options)))

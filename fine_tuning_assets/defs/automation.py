@@ -1,7 +1,17 @@
-"""Jobs, schedules and sensors of the dedup chain."""
+"""Jobs, schedules and the sensor of every task's chain.
 
-# No `from __future__ import annotations` here: Dagster reads the `context` and config annotations at
+Per task: the jobs ``<task>_chain`` (the whole chain) and ``<task>_data_prep`` (feedback and training set);
+the schedules ``weekly_<task>_data_prep`` (Sundays 02:00) and ``monthly_<task>_retraining`` (the 1st, 02:00,
+skipped unless enough new decisions arrived), switched by FINETUNE_SCHEDULE; and the sensor
+``<task>_new_decisions_sensor``, which runs the chain when the decisions recorded since the data of the last
+trained model reach FINETUNE_RETRAIN_MIN_NEW_DECISIONS.
+"""
+
+# No `from __future__ import annotations` here: Dagster reads the `context` and resource annotations at
 # definition time and rejects string annotations.
+
+from dataclasses import dataclass
+from typing import Any
 
 from dagster import (
     AssetSelection,
@@ -17,67 +27,83 @@ from dagster import (
     schedule,
     sensor,
 )
+from sqlalchemy.engine import Engine
 
-from fine_tuning_assets.defs.dedup import dedup_feedback, dedup_training_set
+from fine_tuning_assets.core.task import Task
 from fine_tuning_assets.defs.materializations import decisions_since_last_training
 from fine_tuning_assets.defs.resources import FeedbackStoreResource, FineTuningSettingsResource
-from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
-dedup_chain_job = define_asset_job(
-    "dedup_chain",
-    selection=AssetSelection.groups("dedup"),
-    description="The whole dedup chain: feedback → training set → candidate → evaluation → active model.",
-)
-dedup_data_prep_job = define_asset_job(
-    "dedup_data_prep",
-    selection=AssetSelection.assets(dedup_feedback, dedup_training_set),
-    description="Snapshot the decisions and rebuild the training set (no training).",
-)
+
+@dataclass(frozen=True)
+class TaskJobs:
+    """A task's asset jobs (what ``define_asset_job`` returns)."""
+
+    chain: Any
+    data_prep: Any
+
+
+def build_task_jobs(task: Task) -> TaskJobs:
+    name = task.name
+    return TaskJobs(
+        chain=define_asset_job(
+            f"{name}_chain",
+            selection=AssetSelection.groups(name),
+            description=f"The whole {name} chain: feedback → training set → candidate → evaluation → active model.",
+        ),
+        data_prep=define_asset_job(
+            f"{name}_data_prep",
+            selection=AssetSelection.assets(f"{name}_feedback", f"{name}_training_set"),
+            description=f"Snapshot the {name} decisions and rebuild the training set (no training).",
+        ),
+    )
 
 
 def retraining_request(
-    instance: DagsterInstance, store: FeedbackStore, *, threshold: int, trigger: str
+    instance: DagsterInstance, task: Task, engine: Engine, *, threshold: int, trigger: str
 ) -> RunRequest | SkipReason:
     """A run of the whole chain when the decisions recorded since the last trained model's data reach
     ``threshold``; otherwise the reason to skip. The run key holds the store's watermark, so one trigger
     never starts two runs for the same decisions."""
-    count = decisions_since_last_training(instance, store)
+    count = decisions_since_last_training(instance, task, engine)
     if count < threshold:
         return SkipReason(
-            f"{count} new decisions since the last trained model; retraining needs {threshold} "
+            f"{count} new decisions since the last trained {task.name} model; retraining needs {threshold} "
             "(FINETUNE_RETRAIN_MIN_NEW_DECISIONS)"
         )
-    latest = store.latest_recorded_at()
+    latest = task.latest_recorded_at(engine)
     return RunRequest(
         run_key=f"{trigger}-{latest.isoformat() if latest else 'none'}",
         tags={"fta/trigger": trigger, "fta/new_decisions": str(count)},
     )
 
 
-def build_automation(*, schedule_mode: str, finetune_enabled: bool) -> tuple[list, list]:
-    """The schedules and sensors, switched on by FINETUNE_SCHEDULE and FINETUNE_ENABLED.
+def build_task_automation(
+    task: Task, jobs: TaskJobs, *, schedule_mode: str, finetune_enabled: bool
+) -> tuple[list, list]:
+    """The task's schedules and sensor, switched on by FINETUNE_SCHEDULE and FINETUNE_ENABLED.
 
     ``weekly``: weekly data prep and monthly retraining run; ``monthly``: monthly retraining only;
     ``manual``: neither (the new-decisions sensor still runs while fine-tuning is enabled).
     """
+    name = task.name
 
     def status(on: bool) -> DefaultScheduleStatus:
         return DefaultScheduleStatus.RUNNING if on and finetune_enabled else DefaultScheduleStatus.STOPPED
 
     weekly_data_prep = ScheduleDefinition(
-        name="weekly_dedup_data_prep",
-        job=dedup_data_prep_job,
+        name=f"weekly_{name}_data_prep",
+        job=jobs.data_prep,
         cron_schedule="0 2 * * 0",
         default_status=status(schedule_mode == "weekly"),
-        description="Sundays 02:00: snapshot decisions and rebuild the dedup training set.",
+        description=f"Sundays 02:00: snapshot the {name} decisions and rebuild the training set.",
     )
 
     @schedule(
-        name="monthly_dedup_retraining",
-        job=dedup_chain_job,
+        name=f"monthly_{name}_retraining",
+        job=jobs.chain,
         cron_schedule="0 2 1 * *",
         default_status=status(schedule_mode in ("weekly", "monthly")),
-        description="1st of the month 02:00: run the whole chain if enough new decisions arrived.",
+        description=f"1st of the month 02:00: run the whole {name} chain if enough new decisions arrived.",
     )
     def monthly_retraining(
         context: ScheduleEvaluationContext,
@@ -86,17 +112,18 @@ def build_automation(*, schedule_mode: str, finetune_enabled: bool) -> tuple[lis
     ):
         return retraining_request(
             context.instance,
-            feedback_store.get_store(),
+            task,
+            feedback_store.engine(),
             threshold=finetuning.retrain_min_new_decisions,
             trigger="monthly_schedule",
         )
 
     @sensor(
-        name="dedup_new_decisions_sensor",
-        job=dedup_chain_job,
+        name=f"{name}_new_decisions_sensor",
+        job=jobs.chain,
         minimum_interval_seconds=300,
         default_status=DefaultSensorStatus.RUNNING if finetune_enabled else DefaultSensorStatus.STOPPED,
-        description="Retrain when the decisions since the last training set reach the threshold.",
+        description=f"Retrain when the {name} decisions since the last trained model's data reach the threshold.",
     )
     def new_decisions_sensor(
         context: SensorEvaluationContext,
@@ -105,7 +132,8 @@ def build_automation(*, schedule_mode: str, finetune_enabled: bool) -> tuple[lis
     ):
         return retraining_request(
             context.instance,
-            feedback_store.get_store(),
+            task,
+            feedback_store.engine(),
             threshold=finetuning.retrain_min_new_decisions,
             trigger="new_decisions",
         )

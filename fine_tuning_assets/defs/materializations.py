@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, DagsterEventType, DagsterInstance, Failure
+from sqlalchemy.engine import Engine
 
 from fine_tuning_assets.core.database import as_utc
-from fine_tuning_assets.tasks.dedup.store import FeedbackStore
+from fine_tuning_assets.core.task import Task
 
 
 def latest_materialization_metadata(instance: DagsterInstance, asset: str) -> dict[str, Any] | None:
@@ -44,14 +45,15 @@ def required_upstream_value(context: AssetExecutionContext, asset: str, key: str
     return metadata[key]
 
 
-def decisions_since_last_training(instance: DagsterInstance, store: FeedbackStore) -> int:
-    """Decisions recorded after the watermark of the training set the latest candidate model trained on.
+def decisions_since_last_training(instance: DagsterInstance, task: Task, engine: Engine) -> int:
+    """The task's decisions recorded after the watermark of the training set its latest candidate model
+    trained on.
 
     Counting from the last *trained* model, not the last training set, means a weekly data-prep run (which
     rebuilds the training set without training) does not reset the count.
     """
-    trained = latest_materialization_metadata(instance, "dedup_candidate_model") or {}
+    trained = latest_materialization_metadata(instance, f"{task.name}_candidate_model") or {}
     watermark = trained.get("recorded_through")
-    return store.count_decisions_recorded_after(
-        as_utc(datetime.fromisoformat(watermark)) if watermark else None
+    return task.count_decisions_after(
+        engine, as_utc(datetime.fromisoformat(watermark)) if watermark else None
     )

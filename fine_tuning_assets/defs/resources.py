@@ -17,7 +17,7 @@ from fine_tuning_assets.core.artifacts import ArtifactStore
 from fine_tuning_assets.core.config import DATABASE_URL_VARIABLE, database_url_from_env
 from fine_tuning_assets.core.database import open_database
 from fine_tuning_assets.core.registry import ModelRegistry
-from fine_tuning_assets.tasks.dedup.store import FeedbackStore
+from fine_tuning_assets.core.task import TaskSettings
 
 _engines: dict[str, Engine] = {}
 _engines_lock = Lock()
@@ -47,10 +47,8 @@ class DatabaseResource(ConfigurableResource):
 
 
 class FeedbackStoreResource(DatabaseResource):
-    """The feedback store (SQLite under FTA_HOME by default, PostgreSQL via FTA_DATABASE_URL)."""
-
-    def get_store(self) -> FeedbackStore:
-        return FeedbackStore(self.engine())
+    """The database of every task's feedback (SQLite under FTA_HOME by default, PostgreSQL via
+    FTA_DATABASE_URL); each task reads its own tables through :meth:`engine`."""
 
 
 class ModelRegistryResource(DatabaseResource):
@@ -77,3 +75,6 @@ class FineTuningSettingsResource(ConfigurableResource):
     auto_promote: bool = True
     retrain_min_new_decisions: int = 50
     base_model: str | None = None
+
+    def task_settings(self) -> TaskSettings:
+        return TaskSettings(min_examples=self.min_examples_per_class, base_model=self.base_model)

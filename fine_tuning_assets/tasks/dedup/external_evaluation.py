@@ -32,7 +32,8 @@ from fine_tuning_assets.core.metrics import (
     compute_pair_metrics,
 )
 from fine_tuning_assets.core.registry import ModelRegistry, ModelVersion
-from fine_tuning_assets.tasks.dedup.lifecycle import TASK, load_version_model, serving_bands
+from fine_tuning_assets.tasks.dedup import TASK
+from fine_tuning_assets.tasks.dedup.model import load_version_model, serving_bands
 from fine_tuning_assets.tasks.dedup.records import DecisionBatch
 from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer
 

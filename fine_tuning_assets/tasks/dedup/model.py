@@ -38,6 +38,8 @@ from fine_tuning_assets.core.base_model import (
     quiet_transformers,
 )
 from fine_tuning_assets.core.calibration import Calibration, calibration_from_dict
+from fine_tuning_assets.core.metrics import DecisionBands
+from fine_tuning_assets.core.registry import ModelVersion
 from fine_tuning_assets.tasks.dedup.features import LEXICAL_FEATURES, TfidfCosine, lexical_features
 from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer, Pairs
 
@@ -329,3 +331,26 @@ class RecipeScorer:
 
     def predict_proba(self, pairs: Pairs) -> np.ndarray:
         return self.model.predict_proba(pairs, recipe=self.recipe)
+
+
+def load_version_model(
+    version: ModelVersion, *, name: str, all_recipes: bool = False, base: BaseCosineScorer | None = None
+) -> PairModel:
+    """Load a registered version's pair model (its chosen recipe, or every recipe); ModelLoadError when its
+    files are missing or damaged. ``base`` is reused only when it is the base model this version was built on."""
+    if not version.artifact_path:
+        raise ModelLoadError(f"{version.label} has no saved model ({version.state})")
+    same_base = base is not None and base.base_model == (version.base_model or BUNDLED_BASE_MODEL)
+    return PairModel.load(
+        version.artifact_path, name=name, base=base if same_base else None, all_recipes=all_recipes
+    )
+
+
+def serving_bands(version: ModelVersion) -> DecisionBands | None:
+    """The decision bands an evaluated version serves with: learned when it was evaluated, less any band that
+    missed its target on the held-out decisions (``serving_bands`` of the evaluation; versions evaluated
+    before band checks serve their learned bands)."""
+    bands = version.evaluation.get("serving_bands") or (
+        version.evaluation.get("models", {}).get("candidate", {}).get("bands")
+    )
+    return DecisionBands(**bands) if bands else None

@@ -29,7 +29,8 @@ from fine_tuning_assets.core.base_model import ModelLoadError
 from fine_tuning_assets.core.calibration import PlattScaling
 from fine_tuning_assets.core.metrics import DecisionBands
 from fine_tuning_assets.core.registry import ModelRegistry
-from fine_tuning_assets.tasks.dedup.lifecycle import TASK, load_version_model, serving_bands
+from fine_tuning_assets.tasks.dedup import TASK
+from fine_tuning_assets.tasks.dedup.model import load_version_model, serving_bands
 from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer, Pairs, PairScorer
 
 #: Pairs scored per call of the model (each distinct text in a batch is embedded once).

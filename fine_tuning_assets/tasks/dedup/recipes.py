@@ -40,6 +40,7 @@ from fine_tuning_assets.core.bi_encoder_training import train_bi_encoder
 from fine_tuning_assets.core.calibration import CALIBRATION_METHODS, fit_calibration
 from fine_tuning_assets.core.cross_encoder_training import train_cross_encoder
 from fine_tuning_assets.core.fine_tuning import FineTuningConfig, ProgressFn, TrainingResult
+from fine_tuning_assets.core.task import TaskDataError
 from fine_tuning_assets.tasks.dedup.examples import PairExample
 from fine_tuning_assets.tasks.dedup.features import TfidfCosine
 from fine_tuning_assets.tasks.dedup.model import (
@@ -75,7 +76,7 @@ TFIDF_ANALYZER = "char_wb"
 FIXED_SPLIT, CROSS_VALIDATION = "fixed_split", "cross_validation"
 
 
-class RecipeSearchError(ValueError):
+class RecipeSearchError(TaskDataError):
     """The recipe search cannot run on this training set (e.g. too few validation pairs)."""
 
 

@@ -25,11 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify
+from fine_tuning_assets.core.task import TaskDataError
 from fine_tuning_assets.tasks.dedup.examples import (
     PairConflict,
     PairDecision,
@@ -44,7 +45,7 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SimilarityFn = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
 
-class TrainingSetError(ValueError):
+class TrainingSetError(TaskDataError):
     """The decisions cannot make a usable training set; the message says what is missing."""
 
 
@@ -53,13 +54,18 @@ class TrainingSetConfig:
     """How decisions become a training set.
 
     Attributes:
-        validation_fraction: share of pairs (by whole groups) held out for early stopping and thresholds.
-        test_fraction: share of pairs (by whole groups) held out for the evaluation.
-        seed: makes the split and the sampling repeatable.
-        low_similarity_ratio: sampled easy negatives to add to train, per human-labelled train pair.
-        max_low_similarity: base-model cosine under which a random pair counts as clearly unrelated.
-        min_examples_per_class: fewer merge or keep-separate decisions than this fails the build.
+        validation_fraction: share of pairs (by whole groups) held out for early stopping and thresholds
+            (0.15).
+        test_fraction: share of pairs (by whole groups) held out for the evaluation (0.2).
+        seed: makes the split and the sampling repeatable (13).
+        low_similarity_ratio: sampled easy negatives to add to train, per human-labelled train pair (0.25).
+        max_low_similarity: base-model cosine under which a random pair counts as clearly unrelated (0.3).
+        min_examples_per_class: fewer merge or keep-separate decisions than this fails the build
+            (FINETUNE_MIN_EXAMPLES, from the environment, not run config).
     """
+
+    #: Fields set from the environment (:class:`~fine_tuning_assets.core.task.TaskSettings`), not run config.
+    from_settings: ClassVar[tuple[str, ...]] = ("min_examples_per_class",)
 
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
