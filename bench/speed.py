@@ -73,8 +73,8 @@ def bare_training_seconds(train, validation, *, kind: str, config) -> float:
     from sentence_transformers.sentence_transformer.losses import OnlineContrastiveLoss, SiameseDistanceMetric
 
     from fine_tuning_assets.core.base_model import resolve_base_model
-    from fine_tuning_assets.core.bi_encoder_training import CONTRASTIVE_MARGIN
-    from fine_tuning_assets.core.fine_tuning import evaluation_steps, pair_dataset, training_arguments
+    from fine_tuning_assets.core.fine_tuning import evaluation_steps, training_arguments
+    from fine_tuning_assets.tasks.dedup.fine_tunes import CONTRASTIVE_MARGIN, pair_dataset
 
     torch.manual_seed(config.seed)
     path = resolve_base_model(None)
@@ -154,7 +154,7 @@ def training_benchmark(train, validation, *, epochs: int) -> tuple[dict[str, Any
     for kind in configs:
         product = result.training[kind].train_seconds
         # Both run the same number of steps unless early stopping cut the product's run short; compare rates.
-        product_rate = result.training[kind].pairs_per_second
+        product_rate = result.training[kind].examples_per_second
         bare_rate = len(train) * epochs / bare[kind]
         rows[kind] = {
             "bare_seconds": round(bare[kind], 1),

@@ -203,14 +203,14 @@ def test_a_fine_tune_stops_when_the_time_budget_is_used_up(tmp_path):
 
 
 def test_a_setfit_style_fine_tune_without_validation_stops_at_its_deadline_with_its_final_weights(tmp_path):
-    from fine_tuning_assets.core.bi_encoder_training import train_bi_encoder
+    from fine_tuning_assets.tasks.dedup.fine_tunes import train_bi_encoder
 
     config = FineTuningConfig(epochs=50, batch_size=4)
     result = train_bi_encoder(
         examples(0), None, base_model=None, config=config, output_dir=tmp_path, deadline=time.monotonic() + 3
     )
     assert result.stopped_by_time_budget and result.steps < 4 * 50
-    assert result.best_validation_loss is None and result.validation_pairs == 0
+    assert result.best_validation_loss is None and result.validation_examples == 0
     assert (tmp_path / "model.safetensors").is_file()
 
 

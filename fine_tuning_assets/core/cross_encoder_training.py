@@ -1,47 +1,43 @@
-"""Fine-tune a sentence-transformers cross-encoder on labelled pairs.
+"""Fine-tune a sentence-transformers cross-encoder on a task's examples.
 
-The cross-encoder starts from the base model's transformer weights with a fresh one-logit classification
-head (``num_labels=1``) and is trained with binary cross-entropy by ``CrossEncoderTrainer``; the best
-weights by validation loss are saved, as safetensors (see :func:`~fine_tuning_assets.core.fine_tuning.train_with_early_stopping`).
+The cross-encoder starts from the base model's transformer weights with a fresh one-logit head
+(``num_labels=1``); the task brings the examples (a ``datasets.Dataset`` of two texts and a label: a pair and
+its merge label, a query and a document's relevance) and the loss (``BinaryCrossEntropyLoss`` by default).
+The best weights by validation loss are saved as safetensors through the shared loop
+(:func:`~fine_tuning_assets.core.fine_tuning.fine_tune`).
 
 Example (slow: it trains):
-    >>> from fine_tuning_assets.tasks.dedup.examples import PairExample
-    >>> def pair(a, b, label):
-    ...     return PairExample(a, b, a, b, label, "approved_selected", None, None, None)
-    >>> rows = [pair("Coffee raises alertness.", "Caffeine makes you alert.", 1),
-    ...         pair("Coffee raises alertness.", "Statins lower LDL.", 0)] * 8
+    >>> from datasets import Dataset
+    >>> rows = Dataset.from_dict({"sentence_a": ["Coffee raises alertness."] * 8,
+    ...                           "sentence_b": ["Caffeine makes you alert."] * 8, "label": [1.0] * 8})
     >>> import tempfile
-    >>> result = train_cross_encoder(rows, rows[:4], base_model=None,  # doctest: +SKIP
+    >>> result = train_cross_encoder(rows, rows, base_model=None,  # doctest: +SKIP
     ...                              config=FineTuningConfig(epochs=1), output_dir=tempfile.mkdtemp())
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fine_tuning_assets.core.base_model import ModelLoadError, quiet_transformers, resolve_base_model
-from fine_tuning_assets.core.fine_tuning import (
-    FineTuningConfig,
-    ProgressFn,
-    TrainingResult,
-    check_splits,
-    fine_tune,
-)
-from fine_tuning_assets.tasks.dedup.examples import PairExample
+from fine_tuning_assets.core.fine_tuning import FineTuningConfig, ProgressFn, TrainingResult, fine_tune
 
 
 def train_cross_encoder(
-    train: Sequence[PairExample],
-    validation: Sequence[PairExample],
+    train_dataset: Any,
+    eval_dataset: Any | None,
     *,
     base_model: str | None,
     config: FineTuningConfig,
     output_dir: str | Path,
+    loss: Callable[[Any], Any] | None = None,
     progress: ProgressFn | None = None,
     deadline: float | None = None,
 ) -> TrainingResult:
-    """Fine-tune a cross-encoder and save the best weights (safetensors) into ``output_dir``."""
+    """Fine-tune a cross-encoder with ``loss(model)`` (``BinaryCrossEntropyLoss`` when not given) and save the
+    best weights (safetensors) into ``output_dir``."""
     import torch
     from sentence_transformers.cross_encoder import (
         CrossEncoder,
@@ -50,7 +46,6 @@ def train_cross_encoder(
     )
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    check_splits(train, validation)
     quiet_transformers()
     base_path = resolve_base_model(base_model)
     # The fresh head's initial weights come from the global torch generator.
@@ -59,16 +54,16 @@ def train_cross_encoder(
         model = CrossEncoder(base_path, num_labels=1, max_length=config.max_seq_length, device="cpu")
     except Exception as error:
         raise ModelLoadError(f"cannot load base model {base_path!r} as a cross-encoder: {error}") from error
+    built_loss = (loss or BinaryCrossEntropyLoss)(model)
     return fine_tune(
         model,
         module=model.model,
-        description=f"a cross-encoder from {base_path}",
+        description=f"a cross-encoder from {base_path} with {type(built_loss).__name__}",
         trainer_class=CrossEncoderTrainer,
         arguments_class=CrossEncoderTrainingArguments,
-        loss=BinaryCrossEntropyLoss(model),
-        label_type=float,
-        train=train,
-        validation=validation,
+        loss=built_loss,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
         config=config,
         output_dir=output_dir,
         deadline=deadline,

@@ -23,12 +23,10 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from fine_tuning_assets.tasks.dedup.examples import PairExample
 
 ProgressFn = Callable[[str], None]
 
@@ -74,8 +72,8 @@ class FineTuningConfig:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    train_pairs: int
-    validation_pairs: int
+    train_examples: int
+    validation_examples: int
     steps: int
     epochs_completed: float
     stopped_early: bool
@@ -87,13 +85,13 @@ class TrainingResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def pairs_per_second(self) -> float:
-        return self.train_pairs * self.epochs_completed / self.train_seconds if self.train_seconds else 0.0
+    def examples_per_second(self) -> float:
+        return self.train_examples * self.epochs_completed / self.train_seconds if self.train_seconds else 0.0
 
     def metrics(self) -> dict[str, Any]:
         return {
-            "train_pairs": self.train_pairs,
-            "validation_pairs": self.validation_pairs,
+            "train_examples": self.train_examples,
+            "validation_examples": self.validation_examples,
             "steps": self.steps,
             "epochs_completed": round(self.epochs_completed, 3),
             "stopped_early": self.stopped_early,
@@ -102,33 +100,12 @@ class TrainingResult:
             "best_step": self.best_step,
             "final_train_loss": self.final_train_loss,
             "train_seconds": round(self.train_seconds, 2),
-            "pairs_per_second": round(self.pairs_per_second, 1),
+            "examples_per_second": round(self.examples_per_second, 1),
         }
 
 
-def pair_dataset(examples: Sequence[PairExample], *, label_type: type = float):  # -> datasets.Dataset
-    """Columns ``sentence_a``, ``sentence_b``, ``label`` as the sentence-transformers trainers take them."""
-    from datasets import Dataset
-
-    return Dataset.from_dict(
-        {
-            "sentence_a": [e.text_a for e in examples],
-            "sentence_b": [e.text_b for e in examples],
-            "label": [label_type(e.label) for e in examples],
-        }
-    )
-
-
-def check_splits(train: Sequence[PairExample], validation: Sequence[PairExample] | None) -> None:
-    """Training needs pairs; ``validation=None`` trains without one (fixed epochs, final weights)."""
-    if not train or (validation is not None and not validation):
-        raise ValueError(
-            f"training needs pairs in both splits (train {len(train)}, validation {len(validation)})"
-        )
-
-
-def evaluation_steps(train_pairs: int, config: FineTuningConfig) -> int:
-    steps_per_epoch = math.ceil(train_pairs / config.batch_size)
+def evaluation_steps(train_examples: int, config: FineTuningConfig) -> int:
+    steps_per_epoch = math.ceil(train_examples / config.batch_size)
     return max(1, steps_per_epoch // config.evaluations_per_epoch)
 
 
@@ -167,8 +144,8 @@ def train_with_early_stopping(
     make_trainer: Callable[[str, list[Any]], Any],
     *,
     module: Any,
-    train_pairs: int,
-    validation_pairs: int,
+    train_examples: int,
+    validation_examples: int,
     config: FineTuningConfig,
     deadline: float | None = None,
     progress: ProgressFn | None = None,
@@ -238,7 +215,7 @@ def train_with_early_stopping(
                 self.stopped = True
                 # Evaluate once more so the weights trained up to here can still become the best ones (without
                 # a validation split there is nothing to evaluate: the final weights are kept).
-                control.should_evaluate = validation_pairs > 0
+                control.should_evaluate = validation_examples > 0
                 control.should_training_stop = True
                 say(f"step {state.global_step}/{state.max_steps}: time budget used up — stopping")
 
@@ -257,8 +234,8 @@ def train_with_early_stopping(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = TrainingResult(
-        train_pairs=train_pairs,
-        validation_pairs=validation_pairs,
+        train_examples=train_examples,
+        validation_examples=validation_examples,
         steps=state.global_step,
         epochs_completed=float(state.epoch or 0.0),
         stopped_early=state.global_step < state.max_steps,
@@ -270,7 +247,7 @@ def train_with_early_stopping(
         history=history,
     )
     say(
-        f"trained {result.steps} steps in {seconds:.1f}s ({result.pairs_per_second:.0f} pairs/s); "
+        f"trained {result.steps} steps in {seconds:.1f}s ({result.examples_per_second:.0f} examples/s); "
         f"best validation loss {result.best_validation_loss}"
     )
     return result
@@ -284,42 +261,52 @@ def fine_tune(
     trainer_class: type,
     arguments_class: type,
     loss: Any,
-    label_type: type,
-    train: Sequence[PairExample],
-    validation: Sequence[PairExample] | None,
+    train_dataset: Any,
+    eval_dataset: Any | None,
     config: FineTuningConfig,
     output_dir: str | Path,
     deadline: float | None = None,
     progress: ProgressFn | None = None,
+    arguments: dict[str, Any] | None = None,
 ) -> TrainingResult:
-    """Train ``model`` with a sentence-transformers trainer (``trainer_class``, ``arguments_class``) on the
-    pairs, keep the best weights (:func:`train_with_early_stopping`) and save them as safetensors into
-    ``output_dir``. ``module`` is the torch module whose weights are kept; ``description`` names the model
-    in the progress log. ``validation=None`` trains for ``config.epochs`` without validating (SetFit-style,
-    for the cross-validation regime) and keeps the final weights."""
-    eval_steps = evaluation_steps(len(train), config)
+    """Train ``model`` with a sentence-transformers trainer (``trainer_class``, ``arguments_class``) on a
+    task's examples (a ``datasets.Dataset`` whose columns the ``loss`` takes: pairs with a label, (anchor,
+    positive, negative) tuples, texts with a class), keep the best weights (:func:`train_with_early_stopping`)
+    and save them as safetensors into ``output_dir``. ``module`` is the torch module whose weights are kept;
+    ``description`` names the model in the progress log; ``arguments`` adds trainer arguments (e.g. a batch
+    sampler). ``eval_dataset=None`` trains for ``config.epochs`` without validating (SetFit-style) and keeps
+    the final weights."""
+    if not len(train_dataset) or (eval_dataset is not None and not len(eval_dataset)):
+        raise ValueError(
+            f"training needs examples in both splits (train {len(train_dataset)}, "
+            f"validation {len(eval_dataset) if eval_dataset is not None else 0})"
+        )
+    eval_steps = evaluation_steps(len(train_dataset), config)
     (progress or (lambda _message: None))(
-        f"training {description} on {len(train)} pairs ({config.epochs} epochs, batch {config.batch_size}, "
-        f"learning rate {config.learning_rate:g}), "
+        f"training {description} on {len(train_dataset)} examples ({config.epochs} epochs, batch "
+        f"{config.batch_size}, learning rate {config.learning_rate:g}), "
         + (
-            f"validating every {eval_steps} steps on {len(validation)} pairs"
-            if validation is not None
+            f"validating every {eval_steps} steps on {len(eval_dataset)} examples"
+            if eval_dataset is not None
             else "without validation (final weights)"
         )
     )
 
     def make_trainer(scratch: str, callbacks: list) -> Any:
+        args = training_arguments(
+            arguments_class,
+            config,
+            output_dir=scratch,
+            eval_steps=eval_steps,
+            evaluate=eval_dataset is not None,
+        )
+        for name, value in (arguments or {}).items():
+            setattr(args, name, value)
         return trainer_class(
             model=model,
-            args=training_arguments(
-                arguments_class,
-                config,
-                output_dir=scratch,
-                eval_steps=eval_steps,
-                evaluate=validation is not None,
-            ),
-            train_dataset=pair_dataset(train, label_type=label_type),
-            eval_dataset=pair_dataset(validation, label_type=label_type) if validation is not None else None,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
             loss=loss,
             callbacks=callbacks,
         )
@@ -327,8 +314,8 @@ def fine_tune(
     result = train_with_early_stopping(
         make_trainer,
         module=module,
-        train_pairs=len(train),
-        validation_pairs=len(validation) if validation is not None else 0,
+        train_examples=len(train_dataset),
+        validation_examples=len(eval_dataset) if eval_dataset is not None else 0,
         config=config,
         deadline=deadline,
         progress=progress,

@@ -36,13 +36,12 @@ from sklearn.metrics import average_precision_score, brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 
 from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL
-from fine_tuning_assets.core.bi_encoder_training import train_bi_encoder
 from fine_tuning_assets.core.calibration import CALIBRATION_METHODS, fit_calibration
-from fine_tuning_assets.core.cross_encoder_training import train_cross_encoder
 from fine_tuning_assets.core.fine_tuning import FineTuningConfig, ProgressFn, TrainingResult
 from fine_tuning_assets.core.task import TaskDataError
 from fine_tuning_assets.tasks.dedup.examples import PairExample
 from fine_tuning_assets.tasks.dedup.features import TfidfCosine
+from fine_tuning_assets.tasks.dedup.fine_tunes import train_bi_encoder, train_cross_encoder
 from fine_tuning_assets.tasks.dedup.model import (
     BASE_COSINE,
     BASE_FEATURES,

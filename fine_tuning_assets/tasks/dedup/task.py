@@ -361,7 +361,7 @@ class DedupTask:
                     "validation Brier": summary["validation_brier_score"],
                     "calibration": summary["calibration"] or "logistic regression",
                     "train seconds": training.get(name, {}).get("train_seconds"),
-                    "pairs/s": training.get(name, {}).get("pairs_per_second"),
+                    "pairs/s": training.get(name, {}).get("examples_per_second"),
                     "epochs": training.get(name, {}).get("epochs_completed"),
                     "stopped by time budget": training.get(name, {}).get("stopped_by_time_budget"),
                 }
