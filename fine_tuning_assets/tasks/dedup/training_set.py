@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify
+from fine_tuning_assets.core.splits import SPLITS, check_fractions, hash_split
 from fine_tuning_assets.core.task import TaskDataError
 from fine_tuning_assets.tasks.dedup.examples import (
     PairConflict,
@@ -41,7 +42,6 @@ from fine_tuning_assets.tasks.dedup.examples import (
 from fine_tuning_assets.tasks.dedup.exports import write_export
 from fine_tuning_assets.tasks.dedup.records import DecisionBatch
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SimilarityFn = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
 
@@ -75,10 +75,7 @@ class TrainingSetConfig:
     min_examples_per_class: int = 10
 
     def __post_init__(self) -> None:
-        if not 0 < self.validation_fraction < 1 or not 0 < self.test_fraction < 1:
-            raise ValueError("validation_fraction and test_fraction must be between 0 and 1")
-        if self.validation_fraction + self.test_fraction >= 0.9:
-            raise ValueError("validation_fraction + test_fraction must leave at least 10% for training")
+        check_fractions(validation_fraction=self.validation_fraction, test_fraction=self.test_fraction)
         if self.low_similarity_ratio < 0:
             raise ValueError("low_similarity_ratio cannot be negative")
 
@@ -189,13 +186,8 @@ def assign_group_splits(
     split_of: dict[str, str] = {}
     for nodes in _components(examples):
         key = min(texts[node] for node in nodes)
-        draw = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16**13
-        split = (
-            "test"
-            if draw < test_fraction
-            else "validation"
-            if draw < test_fraction + validation_fraction
-            else "train"
+        split = hash_split(
+            key, validation_fraction=validation_fraction, test_fraction=test_fraction, seed=seed
         )
         for node in nodes:
             split_of[node] = split
