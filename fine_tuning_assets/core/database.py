@@ -1,13 +1,29 @@
 """The feedback store's and model registry's schema, engines and migrations.
 
 One schema serves SQLite (the embedded default under ``FTA_HOME``) and PostgreSQL (``FTA_DATABASE_URL``).
-Migrations are ordered, numbered functions owned by the project and recorded in ``schema_migrations``;
-:func:`migrate` applies the missing ones in a transaction each, so a live database is never changed by hand.
+Every table is defined on :data:`metadata` (the core tables here, a task's own in ``tasks/<task>/tables.py``)
+and arrives in a database through an Alembic revision in ``core/migrations/versions/``; :func:`migrate` (run
+by :func:`open_database`) upgrades a database to the newest one, so a live database is never changed by hand.
+
+Adding a migration (from the repository root, whose ``alembic.ini`` points at ``core/migrations``):
+
+1. Change or add the table definitions (a new task's tables go in its ``tables.py``, on :data:`metadata`).
+2. Bring a scratch database to head and let Alembic write the difference::
+
+       alembic -x url=sqlite:////tmp/fta-scratch.sqlite upgrade head
+       alembic -x url=sqlite:////tmp/fta-scratch.sqlite revision --autogenerate --rev-id 0003 -m "what changes"
+
+   (without ``-x url`` the command uses the project's database: ``FTA_DATABASE_URL``, else ``FTA_HOME``).
+3. Read the new file in ``versions/``: autogenerate misses renames, and check constraints, partial-index
+   conditions and server defaults need writing out; keep it self-contained (``op`` calls with explicit
+   columns, never an import of the live tables). Alterations of an existing table are batch operations
+   (``op.batch_alter_table``), which SQLite needs. Never edit a revision a store may already have.
+4. ``fine_tuning_assets_tests/test_migrations.py`` checks that a fresh database at head has exactly the
+   schema of :data:`metadata`, on SQLite and PostgreSQL.
 
 Example:
     >>> engine = connect("sqlite://")
-    >>> applied = migrate(engine)
-    >>> applied[-1] >= 1
+    >>> migrate(engine) == head_revision()
     True
 """
 
@@ -15,12 +31,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import NoSuchModuleError, OperationalError
 
@@ -95,7 +118,7 @@ model_versions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # The owner of a version in flight (training, evaluating): the Dagster run and the process that
-    # registered it, so a version whose owner died can be told from one still being worked on (migration 2).
+    # registered it, so a version whose owner died can be told from one still being worked on.
     sa.Column("owner_run_id", sa.String(64), nullable=True),
     sa.Column("owner_host", sa.String(255), nullable=True),
     sa.Column("owner_pid", sa.Integer, nullable=True),
@@ -127,14 +150,6 @@ model_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_model_events_task", "task", "id"),
-)
-
-schema_migrations = sa.Table(
-    "schema_migrations",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -301,59 +316,118 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def _migration_1_initial_schema(connection: Connection) -> None:
-    metadata.create_all(
-        connection,
-        tables=[
-            import_batches,
-            insights,
-            merge_clusters,
-            merge_cluster_members,
-            model_versions,
-            model_events,
-        ],
-    )
-
-
-def _migration_2_model_version_owner(connection: Connection) -> None:
-    # Migration 1 creates the tables from the current definitions, so a database created since already has
-    # these columns; one created before gets them here.
-    present = {column["name"] for column in sa.inspect(connection).get_columns(model_versions.name)}
-    for column in (model_versions.c.owner_run_id, model_versions.c.owner_host, model_versions.c.owner_pid):
-        if column.name not in present:
-            kind = column.type.compile(dialect=connection.dialect)
-            connection.execute(sa.text(f"ALTER TABLE {model_versions.name} ADD COLUMN {column.name} {kind}"))
-
-
-#: Ordered migrations: (version, description, function). Append; never edit an applied one.
-MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
-    (1, "feedback store and model registry", _migration_1_initial_schema),
-    (2, "model versions record their owner (Dagster run, host, process)", _migration_2_model_version_owner),
+#: The revision whose schema the numbered migrations of earlier versions (``schema_migrations`` 1 and 2) built.
+BASELINE_REVISION = "0001"
+#: The Alembic environment (env.py, script.py.mako, versions/), shipped inside the package.
+MIGRATIONS_FOLDER = Path(__file__).with_name("migrations")
+#: Key of the PostgreSQL advisory lock that serialises migrating processes.
+_MIGRATION_LOCK_KEY = 724105
+# Alembic installs the running environment as the module-level proxy ``alembic.context``: two threads
+# migrating at once in one process would see each other's, so a process migrates one database at a time.
+_migrating = threading.Lock()
+#: The owner columns migration 2 of the numbered scheme added to ``model_versions``.
+_NUMBERED_MIGRATION_2_COLUMNS = (
+    ("owner_run_id", sa.String(64)),
+    ("owner_host", sa.String(255)),
+    ("owner_pid", sa.Integer()),
 )
 
 
-def migrate(engine: Engine) -> list[int]:
-    """Apply the migrations this database has not had yet; returns every applied version, ascending."""
-    with engine.begin() as connection:
-        schema_migrations.create(connection, checkfirst=True)
-    for version, description, apply in MIGRATIONS:
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                # Two processes migrating at once: the second waits, then finds the version applied.
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(724105)"))
-            done = connection.execute(
-                sa.select(schema_migrations.c.version).where(schema_migrations.c.version == version)
-            ).first()
-            if done:
-                continue
-            apply(connection)
-            connection.execute(
-                schema_migrations.insert().values(
-                    version=version, description=description, applied_at=utcnow()
-                )
-            )
-    with engine.connect() as connection:
-        return sorted(connection.execute(sa.select(schema_migrations.c.version)).scalars())
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the package's migration environment; with ``connection``, commands run on
+    it (inside its transaction) instead of opening their own."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_FOLDER).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision in ``migrations/versions``: the schema :func:`migrate` brings a database to."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration revisions in {MIGRATIONS_FOLDER / 'versions'}")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision a database is at (None for one Alembic has not migrated)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def hold_migration_lock(connection: Connection) -> None:
+    """Serialise migrating processes until the transaction ends: on PostgreSQL a transaction-level advisory
+    lock (the second process waits, then finds the schema at head); SQLite's ``BEGIN IMMEDIATE`` (see
+    :func:`connect`) already gives the writer the database to itself."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
+def _adopt_numbered_migrations(connection: Connection, config: Config) -> None:
+    """Hand a store created before Alembic over to it: one that recorded the numbered migrations in
+    ``schema_migrations`` is brought to the baseline (migration 1 alone left it without the owner columns),
+    stamped at :data:`BASELINE_REVISION`, and ``schema_migrations`` is dropped, so that ``alembic_version``
+    is the one record of the schema and an adopted store has exactly a fresh one's tables. The data stays.
+    """
+    if not sa.inspect(connection).has_table("schema_migrations"):
+        return
+    versions = set(connection.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
+    operations = Operations(MigrationContext.configure(connection))
+    if current_revision(connection) is not None and versions <= {1, 2}:
+        # Adopted already: an earlier version of the project opened the store since (a rollback, or old and
+        # new processes side by side) and recreated the table; the baseline covers what it records.
+        operations.drop_table("schema_migrations")
+        return
+    if unknown := sorted(versions - {1, 2}):
+        raise DatabaseUnavailableError(
+            f"the database {connection.engine.url.render_as_string(hide_password=True)} records "
+            f"schema migrations {unknown} that this version of fine_tuning_assets does not know (it knows 1 "
+            "and 2): it was written by a newer version; open it with that one"
+        )
+    if 1 in versions:
+        present = {column["name"] for column in sa.inspect(connection).get_columns("model_versions")}
+        for name, kind in _NUMBERED_MIGRATION_2_COLUMNS:
+            if name not in present:
+                operations.add_column("model_versions", sa.Column(name, kind, nullable=True))
+        command.stamp(config, BASELINE_REVISION)
+    # Without version 1 the store has no tables (migration 1 ran in one transaction): upgrading creates them.
+    operations.drop_table("schema_migrations")
+
+
+def _refuse_unknown_revision(connection: Connection, config: Config) -> None:
+    """A database at a revision this code does not have was migrated by a newer version of the project;
+    Alembic would stop with "Can't locate revision": say so in the project's terms instead."""
+    revision = current_revision(connection)
+    if revision is None:
+        return
+    try:
+        ScriptDirectory.from_config(config).get_revision(revision)
+    except CommandError:
+        raise DatabaseUnavailableError(
+            f"the database {connection.engine.url.render_as_string(hide_password=True)} is at schema "
+            f"revision {revision!r}, which this version of fine_tuning_assets does not know (its newest is "
+            f"{head_revision()!r}): it was migrated by a newer version; open it with that one"
+        ) from None
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to :func:`head_revision` (``alembic upgrade head``) and return that revision.
+
+    Idempotent (a database at head is left as it is), in one transaction (a failed revision leaves the
+    database as it was), and serialised between processes by :func:`hold_migration_lock`. A store created
+    before Alembic is adopted first (:func:`_adopt_numbered_migrations`).
+    """
+    with _migrating, engine.begin() as connection:
+        hold_migration_lock(connection)
+        config = alembic_config(connection)
+        _adopt_numbered_migrations(connection, config)
+        _refuse_unknown_revision(connection, config)
+        command.upgrade(config, "head")
+        revision = current_revision(connection)
+    if revision is None:  # alembic wrote no version: a broken environment, not a database to work on
+        raise RuntimeError(f"the migrations in {MIGRATIONS_FOLDER} left no revision in alembic_version")
+    return revision
 
 
 def open_database(url: str) -> Engine:
