@@ -160,7 +160,7 @@ FEATURES: tuple[Feature, ...] = (
         "What the sync icon means",
         "The cloud icon in the sidebar shows the sync state: a check mark means everything is saved to the "
         "server, arrows mean changes are uploading, and a red exclamation mark means the last attempt failed "
-        "— hover or long-press it to see why.",
+        "— hover or long-press it to see why. A grey cloud means you are offline.",
         "red exclamation mark next to the cloud",
         "how can i tell my edits are saved online",
     ),
@@ -266,7 +266,7 @@ FEATURES: tuple[Feature, ...] = (
         "rename-merge-tags",
         "Rename or merge tags",
         "In the Tags list, rename a tag from its context menu; renaming it to the name of another tag merges "
-        "the two and keeps every note tagged.",
+        "the two and keeps every note tagged. Deleting a tag removes it from notes but never deletes the notes.",
         "i have recipe and recipes as two tags combine them",
     ),
     _f(
@@ -274,7 +274,7 @@ FEATURES: tuple[Feature, ...] = (
         "filter-by-tag",
         "Filter notes by tag",
         "Click a tag in the sidebar to show only its notes; hold Shift to add more tags (notes with all of "
-        "them) or choose Any to see notes with at least one.",
+        "them) or choose Any to see notes with at least one. The filter stays until you clear it.",
         "show only notes that have two labels at once",
     ),
     # -- search -----------------------------------------------------------------------------------------
@@ -423,7 +423,8 @@ FEATURES: tuple[Feature, ...] = (
         "clip-formats",
         "Clip a full page, an article or a screenshot",
         "Article keeps the readable text and images without ads; Full page keeps the layout; Screenshot "
-        "captures a region you drag; Bookmark saves only the link and a summary.",
+        "captures a region you drag; Bookmark saves only the link and a summary. Pick the notebook and tags "
+        "before saving.",
         "save just the text of a news story without the ads",
     ),
     _f(
@@ -543,7 +544,8 @@ FEATURES: tuple[Feature, ...] = (
         "encryption",
         "How Notely protects your data",
         "Notes are encrypted in transit (TLS 1.3) and at rest (AES-256) in data centres in the EU and the US; "
-        "Notely staff cannot read notes without your permission for a support case.",
+        "Notely staff cannot read notes without your permission for a support case. Our security report is at "
+        "notely.com/security.",
         "can your employees read my stuff",
         "is my data encrypted",
     ),
@@ -553,7 +555,8 @@ FEATURES: tuple[Feature, ...] = (
         "system-requirements",
         "System requirements",
         "Notely runs on iOS 16 or later, Android 10 or later, Windows 10 or 11 (64-bit), macOS 13 or later, "
-        "and the latest two versions of Chrome, Edge, Firefox and Safari.",
+        "and the latest two versions of Chrome, Edge, Firefox and Safari. Older versions keep working but get no "
+        "updates.",
         "will it work on an old ipad with ios 15",
         "which windows versions are supported",
     ),
@@ -672,7 +675,8 @@ FEATURES: tuple[Feature, ...] = (
         "template-gallery",
         "Template gallery for teams",
         "On the Teams plan, admins can publish templates to everyone in a workspace from Workspace settings "
-        "> Templates; members find them under Team templates when they start a new note.",
+        "> Templates; members find them under Team templates when they start a new note. Editing a published "
+        "template updates it for everyone.",
         "make everyone in my company use the same meeting format",
     ),
     _f(
@@ -697,7 +701,7 @@ FEATURES: tuple[Feature, ...] = (
         "slack",
         "Slack integration",
         "Connect Slack in Settings > Integrations to save any Slack message to Notely with the message "
-        "shortcut, and to preview shared Notely links in channels.",
+        "shortcut, and to preview shared Notely links in channels. A workspace admin may need to approve the app.",
         "save a message from a chat channel into my notes",
     ),
     _f(
@@ -705,7 +709,7 @@ FEATURES: tuple[Feature, ...] = (
         "calendar",
         "Calendar integration",
         "Connect Google Calendar or Outlook to see today's meetings in Notely and start meeting notes with "
-        "the attendees and agenda filled in.",
+        "the attendees and agenda filled in. Notely only reads event titles, times and attendees.",
         "create notes for my meetings automatically from outlook",
     ),
     _f(
