@@ -1,7 +1,8 @@
 """Parse human decisions exported as CSV or JSON Lines files into a :class:`DecisionBatch`.
 
-Pure parsing and validation (stdlib only): nothing here touches Dagster or a database. An import is
-all or nothing: every row is parsed and validated first, and if any row is bad a
+Pure parsing and validation: nothing here touches Dagster or a database. Files are read by the shared
+machinery of :mod:`fine_tuning_assets.core.imports` (formats, line numbers, value parsers, label rules). An
+import is all or nothing: every row is parsed and validated first, and if any row is bad a
 :class:`DecisionImportError` lists *every* problem with its line number; nothing is returned then.
 
 Files
@@ -32,29 +33,46 @@ Labelled pairs (:func:`parse_labelled_pairs`)
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import math
-import operator
 import os
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
+from fine_tuning_assets.core.imports import (
+    FILE_FORMATS,
+    MAX_ID_LENGTH,
+    MAX_LISTED_PROBLEMS,
+    ImportFileError,
+    RowError,
+    ValueProblem,
+    content_digest,
+    detect_file_format,
+    file_time,
+    format_from_extension,
+    is_missing,
+    json_type,
+    label_text,
+    missing_columns,
+    normalise_whitespace,
+    parse_flag,
+    parse_fraction,
+    parse_identifier,
+    parse_positive_rule,
+    parse_string,
+    parse_timestamp,
+    read_records,
+    shorten,
+    show_value,
+    to_utc,
+)
 from fine_tuning_assets.tasks.dedup.records import (
     CLUSTER_STATUSES,
     DECIDED_STATUSES,
-    MAX_LISTED_PROBLEMS,
     ClusterMember,
     DecisionBatch,
     Insight,
     MergeCluster,
-    list_problems,
 )
 
 __all__ = [
@@ -72,10 +90,9 @@ __all__ = [
     "read_text_pairs",
 ]
 
-#: The formats :func:`read_records` reads.
-FILE_FORMATS: tuple[str, ...] = ("csv", "jsonl")
-_EXTENSION_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-_FORMAT_ALIASES = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
+#: The dedup name of the shared import error (:class:`fine_tuning_assets.core.imports.ImportFileError`):
+#: one class, so a caller catching either catches every task's refused import.
+DecisionImportError = ImportFileError
 
 #: :class:`DecisionImportError` prints at most this many problems (and says how many more there are).
 MAX_LISTED_ERRORS = MAX_LISTED_PROBLEMS
@@ -94,388 +111,8 @@ CLUSTER_COLUMNS: tuple[str, ...] = (
 _CLUSTER_LEVEL_FIELDS = ("cluster_id", "status", "reviewer", "decided_at")
 _ALWAYS_REQUIRED = ("cluster_id", "status", "insight_id", "statement")
 
-# Column sizes of the feedback store (fine_tuning_assets.core.database); checked here so that a too-long value
-# is a row error with a line number rather than a database error.
-_MAX_ID_LENGTH = 200
 _MAX_REVIEWER_LENGTH = 200
 _MAX_METADATA_LENGTH = {"evidence_type": 100, "source": 500}
-
-_TRUE_WORDS = frozenset({"true", "1", "yes"})
-_FALSE_WORDS = frozenset({"false", "0", "no"})
-_DEFAULT_NEGATIVE_LABELS = ("0", "false", "no")
-
-
-# -- errors -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RowError:
-    """One problem in an import file. ``line`` is the 1-based physical line, 0 for the whole file."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line else self.message
-
-
-class DecisionImportError(ValueError):
-    """An import file that cannot be imported; nothing was parsed into a batch.
-
-    ``path`` is the file (as given), ``errors`` every problem found, ordered by line (a list of
-    :class:`RowError`). ``str()`` prints them as ``path:line: message``, at most
-    :data:`MAX_LISTED_ERRORS` of them.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], errors: Sequence[RowError]) -> None:
-        if not errors:
-            raise ValueError("DecisionImportError needs at least one RowError")
-        self.path = Path(path)
-        self.errors: list[RowError] = sorted(_unique(errors), key=lambda error: error.line)
-        super().__init__(self._describe())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.errors))
-
-    def _describe(self) -> str:
-        name = str(self.path)
-        listed = [
-            f"{name}:{error.line}: {error.message}" if error.line else f"{name}: {error.message}"
-            for error in self.errors
-        ]
-        if len(self.errors) == 1:
-            return listed[0]
-        bad_lines = len({error.line for error in self.errors})
-        head = f"{name}: {len(self.errors)} problems on {bad_lines} line(s); nothing was imported"
-        return f"{head}\n{list_problems(listed)}"
-
-
-def _unique(errors: Sequence[RowError]) -> list[RowError]:
-    return list(dict.fromkeys(errors))
-
-
-# -- reading rows -------------------------------------------------------------------------------------------
-def format_from_extension(path: str | os.PathLike[str]) -> str | None:
-    """``"csv"`` for ``.csv``, ``"jsonl"`` for ``.jsonl``, ``.ndjson`` and ``.json``, else None."""
-    return _EXTENSION_FORMATS.get(Path(path).suffix.lower())
-
-
-def detect_file_format(path: str | os.PathLike[str], file_format: str | None = None) -> str:
-    """``"csv"`` or ``"jsonl"``: ``file_format`` when given (aliases ``json``, ``ndjson``), else by extension.
-
-    Raises ValueError for an unknown ``file_format`` and :class:`DecisionImportError` for a folder or a file
-    whose extension says nothing.
-    """
-    if Path(path).is_dir():
-        raise DecisionImportError(path, [RowError(0, "is a folder, not a file; give a CSV or JSONL file")])
-    if file_format is not None:
-        resolved = _FORMAT_ALIASES.get(file_format.strip().lower())
-        if resolved is None:
-            raise ValueError(f"unknown file_format {file_format!r}; use one of {', '.join(FILE_FORMATS)}")
-        return resolved
-    resolved = format_from_extension(path)
-    if resolved is None:
-        raise DecisionImportError(
-            path,
-            [
-                RowError(
-                    0,
-                    "cannot tell the file format from the extension "
-                    f"(expected {', '.join(sorted(_EXTENSION_FORMATS))}); pass file_format='csv' or 'jsonl'",
-                )
-            ],
-        )
-    return resolved
-
-
-def read_records(
-    path: str | os.PathLike[str],
-    *,
-    file_format: str | None = None,
-    has_header: bool = True,
-    column_names: Sequence[str] | None = None,
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The rows of a CSV or JSON Lines file as ``(line number, row)`` pairs.
-
-    CSV rows map column names to the raw (unstripped) string values. ``has_header=False`` needs
-    ``column_names``; with a header, ``column_names`` (when given) replaces the header's names. A row with
-    a different number of fields than there are columns is an error. JSON Lines rows are the objects as
-    parsed (``has_header`` is ignored, ``column_names`` is refused); a line that is not a JSON object, or
-    an object with a repeated key, is an error.
-
-    The whole file is read and checked before the first row is returned, so every structural problem
-    (not UTF-8, malformed CSV quoting, invalid JSON, wrong field counts, a NUL character in a value, no rows
-    at all) is raised here, all in one :class:`DecisionImportError`. A NUL character is refused because
-    PostgreSQL cannot store one (SQLite could): both databases then get the same rows. Bad arguments raise
-    ValueError; a missing file raises OSError.
-    """
-    fmt = detect_file_format(path, file_format)
-    if column_names is not None:
-        if fmt != "csv":
-            raise ValueError("column_names only applies to CSV files")
-        column_names = [str(name).strip() for name in column_names]
-        if not all(column_names):
-            raise ValueError("column_names must not contain empty names")
-        if len(set(column_names)) != len(column_names):
-            raise ValueError(f"column_names has a repeated name: {column_names}")
-    elif fmt == "csv" and not has_header:
-        raise ValueError("a CSV file without a header (has_header=False) needs column_names")
-    text = _read_utf8(path)
-    if fmt == "csv":
-        records, errors, header_only = _csv_records(text, has_header=has_header, column_names=column_names)
-    else:
-        records, errors = _jsonl_records(text)
-        header_only = False
-    errors += [
-        RowError(line, f"{name} contains a NUL character (\\x00), which the database cannot store")
-        for line, record in records
-        for name in _fields_with_nul(record)
-    ]
-    if errors:
-        raise DecisionImportError(path, errors)
-    if not records:
-        detail = " (only a header line)" if header_only else ""
-        raise DecisionImportError(path, [RowError(0, f"contains no rows{detail}")])
-    return iter(records)
-
-
-def _fields_with_nul(value: Any, name: str = "") -> Iterator[str]:
-    """The names (``column`` or ``members[2].statement``) of the strings in a record that hold a NUL."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield name or "a value"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _fields_with_nul(item, f"{name}.{key}" if name else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value, start=1):
-            yield from _fields_with_nul(item, f"{name}[{index}]")
-
-
-def _read_utf8(path: str | os.PathLike[str]) -> str:
-    data = Path(path).read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DecisionImportError(
-            path, [RowError(line, f"the file is not UTF-8 (byte {data[exc.start]:#04x}: {exc.reason})")]
-        ) from exc
-
-
-def _csv_records(
-    text: str, *, has_header: bool, column_names: Sequence[str] | None
-) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError], bool]:
-    records: list[tuple[int, dict[str, Any]]] = []
-    errors: list[RowError] = []
-    header: list[str] | None = None if has_header else list(column_names or ())
-    header_from = "columns given" if column_names is not None else "header columns"
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    previous_end = 0
-    while True:
-        start = previous_end + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(RowError(start, f"malformed CSV: {exc}"))
-            previous_end = reader.line_num
-            continue
-        previous_end = reader.line_num
-        if not any(value.strip() for value in fields):
-            continue
-        if header is None:
-            header = [value.strip() for value in fields]
-            named = [name for name in header if name]
-            repeated = sorted({name for name in named if named.count(name) > 1})
-            if repeated:
-                errors.append(RowError(start, f"the header repeats column(s) {', '.join(repeated)}"))
-            if column_names is not None:
-                if len(column_names) != len(header):
-                    errors.append(
-                        RowError(
-                            start,
-                            f"the header has {len(header)} columns but {len(column_names)} column_names "
-                            "were given",
-                        )
-                    )
-                header = list(column_names)
-            continue
-        if len(fields) != len(header):
-            errors.append(
-                RowError(start, f"the row has {len(fields)} fields but there are {len(header)} {header_from}")
-            )
-            continue
-        records.append((start, {name: value for name, value in zip(header, fields, strict=True) if name}))
-    header_only = has_header and header is not None and not records
-    return records, errors, header_only
-
-
-def _reject_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise ValueError(f"the object repeats key(s) {', '.join(repeated)}")
-    return dict(pairs)
-
-
-def _jsonl_records(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
-    records: list[tuple[int, dict[str, Any]]] = []
-    errors: list[RowError] = []
-    first = True
-    # Split on "\n" only: str.splitlines() would also split on U+2028 etc., which JSON strings may hold.
-    for line_number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        hint = ""
-        if first and line.startswith("["):
-            hint = " (this looks like a JSON array; write one JSON object per line)"
-        first = False
-        try:
-            value = json.loads(line, object_pairs_hook=_reject_repeated_keys)
-        except json.JSONDecodeError as exc:
-            errors.append(RowError(line_number, f"invalid JSON: {exc.msg} at column {exc.colno}{hint}"))
-            continue
-        except ValueError as exc:  # a repeated key
-            errors.append(RowError(line_number, str(exc)))
-            continue
-        if not isinstance(value, dict):
-            errors.append(RowError(line_number, f"expected a JSON object, got {_json_type(value)}{hint}"))
-            continue
-        records.append((line_number, value))
-    return records, errors
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
-def _missing_columns(
-    fmt: str,
-    records: Sequence[tuple[int, dict[str, Any]]],
-    required: Sequence[str],
-    *,
-    has_header: bool = True,
-    why: str = "",
-) -> RowError | None:
-    """One error naming the required columns that no row has, and the columns found; None if all are there."""
-    found: dict[str, None] = {}
-    for _, record in records:
-        found.update(dict.fromkeys(record))
-    missing = [name for name in required if name not in found]
-    if not missing:
-        return None
-    line = 1 if fmt == "csv" and has_header else 0
-    noun = "column" if len(missing) == 1 else "columns"
-    return RowError(
-        line,
-        f"missing required {noun} {', '.join(missing)}{why}; found columns: {', '.join(found) or '(none)'}",
-    )
-
-
-# -- value parsing ------------------------------------------------------------------------------------------
-class _Bad(Exception):
-    """A value that does not parse; the message is a row error."""
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _shorten(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _number(value: Any) -> float | None:
-    """A finite float from a number or a numeric string, else None (bools are not numbers)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text or "_" in text:
-            return None
-        try:
-            number = float(text)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _identifier(value: Any, name: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise _Bad(f"{name} must be a string, got {_json_type(value)}")
-    text = value.strip()
-    if not text:
-        raise _Bad(f"{name} is empty")
-    if len(text) > _MAX_ID_LENGTH:
-        raise _Bad(f"{name} is longer than {_MAX_ID_LENGTH} characters")
-    return text
-
-
-def _string(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"{name} must be a string, got {_json_type(value)}")
-    return value.strip()
-
-
-def _fraction(value: Any, name: str) -> float:
-    number = _number(value)
-    if number is None:
-        raise _Bad(f"{name} {_show(value)} is not a number")
-    if not 0.0 <= number <= 1.0:
-        raise _Bad(f"{name} {_show(value)} is not between 0 and 1")
-    return number
-
-
-def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS:
-            return False
-    raise _Bad(f"{name} {_show(value)} is not one of true/false/1/0/yes/no")
-
-
-def _timestamp(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise _Bad(f"{name} must be an ISO-8601 string, got {_json_type(value)}")
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise _Bad(f"{name} {text!r} is not an ISO-8601 datetime") from None
-    return _utc(moment)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _show(value: Any) -> str:
-    return repr(value.strip()) if isinstance(value, str) else json.dumps(value)
 
 
 # -- cluster-shaped rows ------------------------------------------------------------------------------------
@@ -509,7 +146,7 @@ def _flatten_cluster_records(
         members = record["members"]
         cluster_fields = {key: value for key, value in record.items() if key != "members"}
         if not isinstance(members, list):
-            errors.append(RowError(line, f"members must be a list, got {_json_type(members)}"))
+            errors.append(RowError(line, f"members must be a list, got {json_type(members)}"))
             continue
         if not members:
             errors.append(RowError(line, "members is empty; a cluster needs at least 2 members"))
@@ -517,7 +154,7 @@ def _flatten_cluster_records(
         for index, member in enumerate(members, start=1):
             where = f"members[{index}]: "
             if not isinstance(member, dict):
-                errors.append(RowError(line, f"{where}expected a JSON object, got {_json_type(member)}"))
+                errors.append(RowError(line, f"{where}expected a JSON object, got {json_type(member)}"))
                 continue
             misplaced = [key for key in member if key in _CLUSTER_LEVEL_FIELDS]
             if misplaced:
@@ -538,39 +175,40 @@ def _parse_member_row(line: int, where: str, row: dict[str, Any], errors: list[R
     def take(name: str, parse: Callable[[Any, str], Any], *, member_field: bool = True) -> Any:
         try:
             return parse(row.get(name), name)
-        except _Bad as exc:
+        except ValueProblem as exc:
             problem(str(exc), member_field=member_field)
             return None
 
     # Cluster-level fields (shared by every member of a nested line: reported without the member prefix).
-    if _missing(row.get("cluster_id")):
+    if is_missing(row.get("cluster_id")):
         problem("cluster_id is missing", member_field=False)
     else:
-        parsed.cluster_id = take("cluster_id", _identifier, member_field=False)
+        parsed.cluster_id = take("cluster_id", parse_identifier, member_field=False)
     status_value = row.get("status")
-    if _missing(status_value):
+    if is_missing(status_value):
         problem("status is missing", member_field=False)
     elif not isinstance(status_value, str) or status_value.strip().lower() not in CLUSTER_STATUSES:
         problem(
-            f"status {_show(status_value)} is not one of {', '.join(CLUSTER_STATUSES)}", member_field=False
+            f"status {show_value(status_value)} is not one of {', '.join(CLUSTER_STATUSES)}",
+            member_field=False,
         )
     else:
         parsed.status = status_value.strip().lower()
     status = parsed.status
 
-    if _missing(row.get("reviewer")):
+    if is_missing(row.get("reviewer")):
         parsed.reviewer_ok = True
         if status in DECIDED_STATUSES:
             problem(f"reviewer is required when status is {status!r}", member_field=False)
             parsed.reviewer_ok = False
     else:
-        reviewer = take("reviewer", _string, member_field=False)
+        reviewer = take("reviewer", parse_string, member_field=False)
         if reviewer is not None and len(reviewer) > _MAX_REVIEWER_LENGTH:
             problem(f"reviewer is longer than {_MAX_REVIEWER_LENGTH} characters", member_field=False)
             reviewer = None
         parsed.reviewer, parsed.reviewer_ok = reviewer, reviewer is not None
 
-    if _missing(row.get("decided_at")):
+    if is_missing(row.get("decided_at")):
         parsed.decided_at_ok = True
         if status in DECIDED_STATUSES:
             problem(f"decided_at is required when status is {status!r}", member_field=False)
@@ -578,43 +216,43 @@ def _parse_member_row(line: int, where: str, row: dict[str, Any], errors: list[R
     elif status == "pending":
         problem("decided_at must be empty for a pending cluster", member_field=False)
     else:
-        parsed.decided_at = take("decided_at", _timestamp, member_field=False)
+        parsed.decided_at = take("decided_at", parse_timestamp, member_field=False)
         parsed.decided_at_ok = parsed.decided_at is not None
 
     # Member fields.
-    if _missing(row.get("insight_id")):
+    if is_missing(row.get("insight_id")):
         problem("insight_id is missing")
     else:
-        parsed.insight_id = take("insight_id", _identifier)
+        parsed.insight_id = take("insight_id", parse_identifier)
     statement = row.get("statement")
     if not isinstance(statement, str | None):
-        problem(f"statement must be a string, got {_json_type(statement)}")
-    elif _missing(statement):
+        problem(f"statement must be a string, got {json_type(statement)}")
+    elif is_missing(statement):
         problem("statement is empty")
     else:
         parsed.statement = statement.strip()
-    if not _missing(row.get("similarity")):
-        parsed.similarity = take("similarity", _fraction)
+    if not is_missing(row.get("similarity")):
+        parsed.similarity = take("similarity", parse_fraction)
     selected_value = row.get("selected")
-    if _missing(selected_value):
+    if is_missing(selected_value):
         parsed.selected = False
         if status == "approved":
             problem("selected is required for an approved cluster (true/false/1/0/yes/no)")
             parsed.selected = None
     else:
-        parsed.selected = take("selected", _flag)
+        parsed.selected = take("selected", parse_flag)
         if parsed.selected and status in ("pending", "rejected"):
             problem(f"selected must be false or empty for a {status} cluster")
             parsed.selected = None
 
     # Metadata: the known fields are checked, any other column is kept as it is.
     for name, value in row.items():
-        if name in CLUSTER_COLUMNS or _missing(value):
+        if name in CLUSTER_COLUMNS or is_missing(value):
             continue
         if name == "confidence":
-            parsed.metadata[name] = take(name, _fraction)
+            parsed.metadata[name] = take(name, parse_fraction)
         elif name in _MAX_METADATA_LENGTH:
-            text = take(name, _string)
+            text = take(name, parse_string)
             if text is not None and len(text) > _MAX_METADATA_LENGTH[name]:
                 problem(f"{name} is longer than {_MAX_METADATA_LENGTH[name]} characters")
                 text = None
@@ -659,8 +297,8 @@ def parse_cluster_rows(path: str | os.PathLike[str], *, file_format: str | None 
     if "approved" in statuses:
         needed_when_decided.append("selected")
     missing = [
-        _missing_columns(fmt, flat_records, _ALWAYS_REQUIRED),
-        _missing_columns(fmt, flat_records, needed_when_decided, why=" (needed by decided clusters)"),
+        missing_columns(fmt, flat_records, _ALWAYS_REQUIRED),
+        missing_columns(fmt, flat_records, needed_when_decided, why=" (needed by decided clusters)"),
     ]
     if not flat or any(missing):
         raise DecisionImportError(path, errors + [error for error in missing if error is not None])
@@ -678,8 +316,8 @@ def parse_cluster_rows(path: str | os.PathLike[str], *, file_format: str | None 
             errors.append(
                 RowError(
                     row.line,
-                    f"insight {row.insight_id!r} has statement {_shorten(row.statement)!r} but "
-                    f"{_shorten(first.statement or '')!r} on line {first.line}",
+                    f"insight {row.insight_id!r} has statement {shorten(row.statement)!r} but "
+                    f"{shorten(first.statement or '')!r} on line {first.line}",
                 )
             )
         known = insight_metadata.setdefault(row.insight_id, {})
@@ -691,7 +329,7 @@ def parse_cluster_rows(path: str | os.PathLike[str], *, file_format: str | None 
                 errors.append(
                     RowError(
                         row.line,
-                        f"insight {row.insight_id!r} has {name} {_show(value)} but {_show(previous)} "
+                        f"insight {row.insight_id!r} has {name} {show_value(value)} but {show_value(previous)} "
                         f"on line {previous_line}",
                     )
                 )
@@ -801,163 +439,7 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-# -- positive-label rules -----------------------------------------------------------------------------------
-_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-_COMPARISON_RULE = re.compile(
-    r"^\s*(?P<column>[^<>=!,]*?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<threshold>[^<>=!,]*?)\s*$"
-)
-_OPERATOR_CHARACTERS = set("<>=!")
-
-
-def _label_key(label: str) -> tuple[str, Any]:
-    """How labels are compared in value lists: numerically when numeric ("1" == "1.0"), else casefolded."""
-    number = _number(label)
-    return ("number", number) if number is not None else ("text", label.strip().casefold())
-
-
-class _ComparisonRule:
-    def __init__(self, rule: str, op: str, threshold: float) -> None:
-        self.rule, self.op, self.threshold = rule, op, threshold
-
-    def __call__(self, label: str) -> bool:
-        if _missing(label):
-            raise ValueError("label is empty")
-        number = _number(label)
-        if number is None:
-            raise ValueError(f"label {label.strip()!r} is not a number")
-        return _COMPARISONS[self.op](number, self.threshold)
-
-    def __repr__(self) -> str:
-        return f"<positive rule {self.rule!r}: label {self.op} {self.threshold:g}>"
-
-
-class _ValueListRule:
-    def __init__(self, rule: str, positive: list[str], negative: list[str] | None) -> None:
-        self.rule = rule
-        self.positive_labels, self.negative_labels = positive, negative
-        self.positive = {_label_key(label) for label in positive}
-        self.negative = None if negative is None else {_label_key(label) for label in negative}
-
-    def __call__(self, label: str) -> bool:
-        if _missing(label):
-            raise ValueError("label is empty")
-        key = _label_key(label)
-        if key in self.positive:
-            return True
-        if self.negative is None or key in self.negative:
-            return False
-        raise ValueError(
-            f"label {label.strip()!r} is neither positive ({', '.join(self.positive_labels)}) "
-            f"nor negative ({', '.join(self.negative_labels or ())})"
-        )
-
-    def __repr__(self) -> str:
-        negative = "anything else" if self.negative_labels is None else ", ".join(self.negative_labels)
-        return (
-            f"<positive rule {self.rule!r}: positive {', '.join(self.positive_labels)}; negative {negative}>"
-        )
-
-
-def _value_list(text: str, what: str) -> list[str]:
-    values = [value.strip() for value in text.split(",")]
-    if not all(values):
-        raise ValueError(f"{what} {text!r} has an empty value (use a comma-separated list such as '1,yes')")
-    if any(_OPERATOR_CHARACTERS & set(value) for value in values):
-        raise ValueError(
-            f"{what} {text!r} is neither a comparison (e.g. '>=4', 'score>3.5', '==1') nor a "
-            "comma-separated list of labels"
-        )
-    return values
-
-
-def parse_positive_rule(rule: str, negative: str | None = None) -> Callable[[str], bool]:
-    """A classifier for label values: True = positive, False = negative, ValueError = not classifiable.
-
-    ``rule`` is either
-
-    * a comparison on numbers: ``>=4``, ``>3.5``, ``<=1``, ``<0.5``, ``==1``, ``!=0``, optionally with a
-      name before the operator (``score>=4``). The name only documents the rule and is ignored: the label
-      column is whichever column the caller reads. Every finite number is then classified; a label that is
-      not a number (or is empty) raises ValueError. ``negative`` must not be given.
-    * a comma-separated list of the labels that are positive, e.g. ``1,true,yes,duplicate``. Labels are
-      compared case-insensitively and stripped, numbers numerically (``1.0`` matches ``1``). A label is
-      negative when it is in the ``negative`` list, default ``0,false,no`` (less any value listed as
-      positive); ``negative="*"`` makes every other label negative. Any other label raises ValueError, so
-      a typo or an unexpected class (``maybe``) is a row error instead of a silent negative.
-
-    A malformed rule, a negative list with a comparison rule, or a value both positive and negative raises
-    ValueError.
-
-    Example:
-        >>> is_positive = parse_positive_rule("score>=4")
-        >>> is_positive("4.2"), is_positive("1")
-        (True, False)
-        >>> is_duplicate = parse_positive_rule("duplicate,yes", negative="distinct,no")
-        >>> is_duplicate("Duplicate"), is_duplicate("no")
-        (True, False)
-    """
-    if not isinstance(rule, str) or not rule.strip():
-        raise ValueError("the positive-label rule is empty; use e.g. '1', '>=4' or '1,true,yes'")
-    text = rule.strip()
-    if _OPERATOR_CHARACTERS & set(text):
-        match = _COMPARISON_RULE.match(text)
-        if match is None:
-            raise ValueError(
-                f"invalid positive-label rule {rule!r}: use one comparison such as '>=4', 'score>3.5', "
-                "'==1' or '!=0', or a comma-separated list of labels such as '1,true,yes'"
-            )
-        threshold = _number(match["threshold"])
-        if threshold is None:
-            raise ValueError(f"invalid positive-label rule {rule!r}: {match['threshold']!r} is not a number")
-        if negative is not None:
-            raise ValueError(
-                f"negative={negative!r} only applies to a list of labels; "
-                f"the comparison rule {rule!r} classifies every number"
-            )
-        return _ComparisonRule(text, match["op"], threshold)
-
-    positive = _value_list(text, "positive-label rule")
-    positive_keys = {_label_key(value) for value in positive}
-    if negative is None:
-        negatives: list[str] | None = [
-            value for value in _DEFAULT_NEGATIVE_LABELS if _label_key(value) not in positive_keys
-        ]
-    elif negative.strip() == "*":
-        negatives = None
-    else:
-        negatives = _value_list(negative.strip(), "negative-label list")
-        both = [value for value in negatives if _label_key(value) in positive_keys]
-        if both:
-            raise ValueError(f"label(s) {', '.join(both)} are both positive and negative")
-    return _ValueListRule(text, positive, negatives)
-
-
 # -- labelled pairs -----------------------------------------------------------------------------------------
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _digest(text: str, length: int = 12) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
-
-
-def _label_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return value.strip()
-    raise _Bad(f"label must be a string or a number, got {_json_type(value)}")
-
-
 def _pair_texts(
     line: int, record: dict[str, Any], columns: Sequence[str], errors: list[RowError]
 ) -> list[str]:
@@ -966,8 +448,8 @@ def _pair_texts(
     for column in columns:
         value = record.get(column)
         if not isinstance(value, str | None):
-            errors.append(RowError(line, f"{column} must be a string, got {_json_type(value)}"))
-        elif _missing(value):
+            errors.append(RowError(line, f"{column} must be a string, got {json_type(value)}"))
+        elif is_missing(value):
             errors.append(RowError(line, f"{column} is empty"))
         else:
             texts.append(value)
@@ -1031,15 +513,15 @@ def parse_labelled_pairs(
             f"reviewer must be a non-empty name of at most {_MAX_REVIEWER_LENGTH} characters "
             f"(got {len(reviewer)} characters)"
         )
-    if not id_prefix or id_prefix != id_prefix.strip() or len(id_prefix) > _MAX_ID_LENGTH - 17:
+    if not id_prefix or id_prefix != id_prefix.strip() or len(id_prefix) > MAX_ID_LENGTH - 17:
         raise ValueError(f"id_prefix {id_prefix!r} must be non-empty, without surrounding whitespace")
     fmt = detect_file_format(path, file_format)
     records = list(read_records(path, file_format=fmt, has_header=has_header, column_names=column_names))
-    missing = _missing_columns(fmt, records, columns[:3], has_header=has_header)
+    missing = missing_columns(fmt, records, columns[:3], has_header=has_header)
     if missing is not None:
         raise DecisionImportError(path, [missing])
-    given = _utc(decided_at) if decided_at is not None else None
-    file_time = _file_time(path)
+    given = to_utc(decided_at) if decided_at is not None else None
+    modified_at = file_time(path)
 
     errors: list[RowError] = []
     skipped: list[str] = []
@@ -1048,24 +530,24 @@ def parse_labelled_pairs(
     insights: dict[str, Insight] = {}
     clusters: list[MergeCluster] = []
     for line, record in records:
-        texts = [_normalise(text) for text in _pair_texts(line, record, columns[:2], errors)]
+        texts = [normalise_whitespace(text) for text in _pair_texts(line, record, columns[:2], errors)]
         identical = len(texts) == 2 and texts[0] == texts[1]
         label_value = record.get(label_column)
         label: str | None = None
         approved: bool | None = None
-        if _missing(label_value):
+        if is_missing(label_value):
             errors.append(RowError(line, f"the label ({label_column}) is missing"))
         else:
             try:
-                label = _label_text(label_value)
+                label = label_text(label_value)
                 approved = is_positive(label)
-            except (_Bad, ValueError) as exc:
+            except (ValueProblem, ValueError) as exc:
                 errors.append(RowError(line, str(exc)))
         row_time = given
-        if not _missing(record.get(decided_at_column)):
+        if not is_missing(record.get(decided_at_column)):
             try:
-                row_time = _timestamp(record[decided_at_column], decided_at_column)
-            except _Bad as exc:
+                row_time = parse_timestamp(record[decided_at_column], decided_at_column)
+            except ValueProblem as exc:
                 errors.append(RowError(line, str(exc)))
                 continue
         if len(texts) != 2 or label is None or approved is None:
@@ -1078,7 +560,7 @@ def parse_labelled_pairs(
             continue
         status = "approved" if approved else "rejected"
         identity = [*sorted(texts), status, reviewer, row_time.isoformat() if row_time else ""]
-        cluster_id = f"{id_prefix}-{_digest(chr(31).join(identity), 16)}"
+        cluster_id = f"{id_prefix}-{content_digest(chr(31).join(identity), 16)}"
         if cluster_id in first_line:
             duplicates.append(
                 f"{path}:{line}: the same decision as line {first_line[cluster_id]}; stored once"
@@ -1087,7 +569,7 @@ def parse_labelled_pairs(
         first_line[cluster_id] = line
         member_ids = []
         for text in texts:
-            insight_id = f"{id_prefix}-{_digest(text)}"
+            insight_id = f"{id_prefix}-{content_digest(text)}"
             insights.setdefault(insight_id, Insight(id=insight_id, statement=text))
             member_ids.append(insight_id)
         clusters.append(
@@ -1095,7 +577,7 @@ def parse_labelled_pairs(
                 id=cluster_id,
                 status=status,
                 reviewer=reviewer,
-                decided_at=row_time or file_time,
+                decided_at=row_time or modified_at,
                 members=tuple(ClusterMember(member_id, None, approved) for member_id in member_ids),
             )
         )
@@ -1135,7 +617,7 @@ def read_text_pairs(
         raise ValueError(f"text_a_column and text_b_column must differ, got {text_a_column!r} twice")
     fmt = detect_file_format(path, file_format)
     records = list(read_records(path, file_format=fmt, has_header=has_header, column_names=column_names))
-    missing = _missing_columns(fmt, records, (text_a_column, text_b_column), has_header=has_header)
+    missing = missing_columns(fmt, records, (text_a_column, text_b_column), has_header=has_header)
     if missing is not None:
         raise DecisionImportError(path, [missing])
     errors: list[RowError] = []
@@ -1147,7 +629,3 @@ def read_text_pairs(
     if errors:
         raise DecisionImportError(path, errors)
     return pairs
-
-
-def _file_time(path: str | os.PathLike[str]) -> datetime:
-    return datetime.fromtimestamp(os.stat(path).st_mtime, tz=UTC)

@@ -16,10 +16,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from fine_tuning_assets.core.imports import MAX_LISTED_PROBLEMS, list_problems
+
+__all__ = [
+    "CLUSTER_STATUSES",
+    "DECIDED_STATUSES",
+    "INSIGHT_METADATA_FIELDS",
+    "MAX_LISTED_PROBLEMS",
+    "ClusterMember",
+    "ClusterStatus",
+    "DecisionBatch",
+    "Insight",
+    "MergeCluster",
+    "list_problems",
+]
 
 ClusterStatus = Literal["pending", "approved", "rejected"]
 CLUSTER_STATUSES: tuple[str, ...] = ("pending", "approved", "rejected")
@@ -27,22 +41,6 @@ DECIDED_STATUSES: tuple[str, ...] = ("approved", "rejected")
 
 #: Insight metadata fields with their own columns in the feedback store.
 INSIGHT_METADATA_FIELDS: tuple[str, ...] = ("confidence", "evidence_type", "source")
-
-#: A refused import lists at most this many problems, then says how many more there are.
-MAX_LISTED_PROBLEMS = 50
-
-
-def list_problems(problems: Sequence[str], *, indent: str = "  ") -> str:
-    """The first :data:`MAX_LISTED_PROBLEMS` problems, one per line, and the count of the rest.
-
-    Example:
-        >>> list_problems([f"line {n}: empty" for n in range(1, 53)]).splitlines()[-1]
-        '  ... and 2 more'
-    """
-    lines = [f"{indent}{problem}" for problem in problems[:MAX_LISTED_PROBLEMS]]
-    if len(problems) > MAX_LISTED_PROBLEMS:
-        lines.append(f"{indent}... and {len(problems) - MAX_LISTED_PROBLEMS} more")
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -37,6 +37,7 @@ from fine_tuning_assets.core.database import (
     text_problems,
     utcnow,
 )
+from fine_tuning_assets.core.store_writes import in_chunks, serialize_feedback_writes
 from fine_tuning_assets.tasks.dedup.records import (
     CLUSTER_STATUSES,
     DECIDED_STATUSES,
@@ -47,16 +48,6 @@ from fine_tuning_assets.tasks.dedup.records import (
     MergeCluster,
     list_problems,
 )
-
-#: Ids per ``IN (...)`` query, well under SQLite's and PostgreSQL's bound-parameter limits.
-IN_QUERY_CHUNK = 500
-
-
-def _in_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
-    """The ids in lists of at most :data:`IN_QUERY_CHUNK`, in their order."""
-    ids = list(ids)
-    for start in range(0, len(ids), IN_QUERY_CHUNK):
-        yield ids[start : start + IN_QUERY_CHUNK]
 
 
 class FeedbackStoreError(ValueError):
@@ -176,18 +167,6 @@ def _differences(stored: MergeCluster, new: MergeCluster) -> list[str]:
     return differences
 
 
-def _serialize_feedback_writes(connection: Connection) -> datetime:
-    """Take the feedback store's write lock and return the time to record.
-
-    ``recorded_at`` is the watermark feedback snapshots are cut at, so it must follow commit order: the
-    time is read only once this transaction holds the lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
-    advisory transaction lock), so a writer that waited cannot record a time before one already committed.
-    """
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(724106)"))
-    return utcnow()
-
-
 class FeedbackStore:
     """Reads and writes human merge decisions through one SQLAlchemy engine."""
 
@@ -227,7 +206,7 @@ class FeedbackStore:
         problems.extend(_text_problems(batch))
 
         with self.engine.begin() as connection:
-            now = _serialize_feedback_writes(connection)
+            now = serialize_feedback_writes(connection)
             existing = self._existing_insights(connection, batch_insights)
             for insight_id, statement in existing.items():
                 if statement != batch_insights[insight_id].statement:
@@ -339,7 +318,7 @@ class FeedbackStore:
             raise FeedbackStoreError("; ".join(problems))
         decided_at = as_utc(decided_at) or utcnow()
         with self.engine.begin() as connection:
-            now = _serialize_feedback_writes(connection)
+            now = serialize_feedback_writes(connection)
             cluster = self._load_clusters(connection, [cluster_id], for_update=True).get(cluster_id)
             if cluster is None:
                 raise FeedbackStoreError(f"no cluster {cluster_id!r} in the feedback store")
@@ -463,7 +442,7 @@ class FeedbackStore:
     @staticmethod
     def _existing_insights(connection: Connection, ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for chunk in _in_chunks(ids):
+        for chunk in in_chunks(ids):
             rows = connection.execute(
                 sa.select(insights.c.id, insights.c.statement).where(insights.c.id.in_(chunk))
             )
@@ -476,7 +455,7 @@ class FeedbackStore:
         decided = [c for c in clusters if c.is_decided]
         member_ids = sorted({m.insight_id for c in decided for m in c.members})
         candidates: set[str] = set()
-        for chunk in _in_chunks(member_ids):
+        for chunk in in_chunks(member_ids):
             candidates.update(
                 connection.execute(
                     sa.select(merge_cluster_members.c.cluster_id).where(
@@ -501,7 +480,7 @@ class FeedbackStore:
     @staticmethod
     def _load_insights(connection: Connection, ids: set[str]) -> dict[str, Insight]:
         found: dict[str, Insight] = {}
-        for chunk in _in_chunks(sorted(ids)):
+        for chunk in in_chunks(sorted(ids)):
             rows = connection.execute(sa.select(insights).where(insights.c.id.in_(chunk)))
             found.update({row.id: _insight_from_row(row) for row in rows})
         return found
@@ -511,7 +490,7 @@ class FeedbackStore:
         connection: Connection, ids: Sequence[str], *, for_update: bool = False
     ) -> dict[str, MergeCluster]:
         clusters: dict[str, MergeCluster] = {}
-        for chunk in _in_chunks(ids):
+        for chunk in in_chunks(ids):
             query = sa.select(merge_clusters).where(merge_clusters.c.id.in_(chunk))
             if for_update:
                 query = query.with_for_update()
