@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fine_tuning_assets.cli import chain, dedup, models
+from fine_tuning_assets.cli import chain, dedup, models, retrieval
 from fine_tuning_assets.cli.common import (
     EXIT_ERROR,
     CliError,
@@ -20,19 +20,22 @@ from fine_tuning_assets.cli.common import (
 from fine_tuning_assets.core.config import ConfigurationError
 
 #: The CLI's task list: each task's commands (``add_commands``), demo seeding and evaluation printout.
-TASK_COMMANDS = {"dedup": dedup}
+TASK_COMMANDS = {"dedup": dedup, "retrieval": retrieval}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fta", description="Turn human decisions into fine-tuned models.")
     commands = parser.add_subparsers(dest="command", required=True)
     chain.add_commands(commands, tasks=list(TASK_COMMANDS))
-    imp = commands.add_parser("import", help="import decisions from a CSV or JSONL file (all or nothing)")
+    imp = commands.add_parser(
+        "import", help="import decisions, documents or ratings from CSV / JSONL files (all or nothing)"
+    )
     shapes = imp.add_subparsers(dest="shape", required=True)
     models.add_commands(commands)
     evaluate = commands.add_parser("evaluate", help="evaluate models on an external labelled file")
     evaluations = evaluate.add_subparsers(dest="what", required=True)
-    dedup.add_commands(commands, shapes, evaluations)
+    for module in TASK_COMMANDS.values():
+        module.add_commands(commands, shapes, evaluations)
     return parser
 
 

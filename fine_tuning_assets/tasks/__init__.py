@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from fine_tuning_assets.core.task import Task
 from fine_tuning_assets.tasks.dedup.task import DEDUP
+from fine_tuning_assets.tasks.retrieval.task import RETRIEVAL
 
-TASKS: tuple[Task, ...] = (DEDUP,)
+TASKS: tuple[Task, ...] = (DEDUP, RETRIEVAL)
 
 
 def task_named(name: str) -> Task:

@@ -19,7 +19,8 @@ documents = sa.Table(
     sa.Column("source", sa.String(500), nullable=True),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("extra_metadata", sa.JSON, nullable=False, default=dict),
-    # sha256 of title and text: a re-import of the same document changes nothing, a changed one is reported.
+    # sha256 of the content (title, text, source, published_at, metadata): the same document re-imported changes
+    # nothing, a changed one is reported and updated.
     sa.Column("content_sha256", sa.String(64), nullable=False),
     sa.Column("import_batch_id", sa.Integer, sa.ForeignKey("import_batches.id"), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
