@@ -64,10 +64,13 @@ def read_smart(path: Path) -> list[dict[str, str]]:
 
 
 def read_cranfield() -> tuple[list[dict[str, str]], list[str], dict[int, dict[str, float]]]:
+    # Two records have neither text nor title: nothing to retrieve (their judgements are dropped with them).
     documents = [
         {"id": d["id"], "title": d.get("T", ""), "text": d.get("W", "") or d.get("T", "")}
         for d in read_smart(DATA / "cran.all.1400")
+        if d.get("W") or d.get("T")
     ]
+    kept = {d["id"] for d in documents}
     queries = [q.get("W", "") for q in read_smart(DATA / "cran.qry")]
     qrels: dict[int, dict[str, float]] = {}
     for line in (DATA / "cranqrel").read_text().split("\n"):
@@ -76,7 +79,8 @@ def read_cranfield() -> tuple[list[dict[str, str]], list[str], dict[int, dict[st
             continue
         position, document, grade = int(parts[0]), parts[1], int(parts[2])
         rating = 4.0 if grade == -1 else float(5 - grade)
-        qrels.setdefault(position - 1, {})[document] = rating
+        if document in kept:
+            qrels.setdefault(position - 1, {})[document] = rating
     return documents, queries, qrels
 
 
