@@ -101,6 +101,14 @@ def test_answer_selection_import_materialize_evaluate_and_rank(project):
     if "promotion gate PASSED" in out:
         assert answer["fallback_reason"] is None and answer["model"].startswith("retrieval v1")
 
+    exported = fta(project, "models", "export-onnx", "1", "--output", str(project / "onnx"))
+    assert exported.returncode == 0, exported.stderr
+    assert (
+        "bi_encoder (bi-encoder)" in exported.stdout
+        and "scores agree with the torch model" in exported.stdout
+    )
+    assert (project / "onnx" / "bi_encoder" / "model.onnx").is_file()
+
 
 def test_a_malformed_ratings_file_is_refused_with_line_numbers_and_writes_nothing(project, tmp_path):
     bad = tmp_path / "bad.csv"

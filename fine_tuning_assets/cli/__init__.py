@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fine_tuning_assets.core.artifacts import ArtifactError
     from fine_tuning_assets.core.base_model import ModelLoadError
     from fine_tuning_assets.core.database import DatabaseUnavailableError
+    from fine_tuning_assets.core.onnx_export import OnnxExportError
     from fine_tuning_assets.core.registry import RegistryError
 
     reported = (
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         DatabaseUnavailableError,
         ModelLoadError,
         ArtifactError,
+        OnnxExportError,
         ValueError,
         *(error for module in TASK_COMMANDS.values() for error in module.errors()),
     )

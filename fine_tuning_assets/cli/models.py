@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from fine_tuning_assets.cli.common import (
     EXIT_OK,
+    CliError,
     dagster_instance,
     load_settings,
     open_registry,
@@ -33,6 +35,8 @@ def _version_row(v) -> dict[str, Any]:  # noqa: ANN001
 def cmd_models(args: argparse.Namespace) -> int:
     settings = load_settings()
     registry = open_registry(settings)
+    if args.models_command == "export-onnx":
+        return _export_onnx(settings, registry, version_id=args.version_id, output=args.output)
     if args.models_command == "reap":
         return _reap(settings, registry, dry_run=args.dry_run, actor=args.actor)
     if args.models_command == "list":
@@ -75,6 +79,33 @@ def cmd_models(args: argparse.Namespace) -> int:
             bad.task, expected_active_id=bad.id, to_version_id=args.to, actor=args.actor, reason=args.reason
         )
         print(f"rolled back {bad.label}: {active.label} is active again; {bad.label} is marked failed")
+    return EXIT_OK
+
+
+def _export_onnx(settings: Settings, registry, *, version_id: int, output: str | None) -> int:  # noqa: ANN001
+    """Export a version's fine-tuned embedding / reranker to ONNX, each checked against the torch model."""
+    from fine_tuning_assets.core.artifacts import verify
+    from fine_tuning_assets.core.onnx_export import export_onnx
+    from fine_tuning_assets.tasks import task_named
+
+    version = registry.get(version_id)
+    if not version.artifact_path:
+        raise CliError(f"{version.label} has no model folder ({version.state})")
+    verify(version.artifact_path)
+    components = task_named(version.task).onnx_components(Path(version.artifact_path))
+    if not components:
+        raise CliError(f"{version.label} has no fine-tuned embedding or reranker to export")
+    root = (
+        Path(output)
+        if output
+        else settings.artifact_root / "onnx" / version.task / f"v{version.version}-id{version.id}"
+    )
+    for name, (folder, kind) in components.items():
+        exported = export_onnx(folder, root / name, kind=kind)
+        print(
+            f"{version.label} {name} ({kind}) → {exported.path}: scores agree with the torch model to "
+            f"{exported.max_abs_difference:.1e} (tolerance {exported.tolerance:g}) in {exported.seconds:.0f}s"
+        )
     return EXIT_OK
 
 
@@ -123,6 +154,14 @@ def add_commands(commands: Any) -> None:
     )
     rollback.add_argument("--reason", required=True)
     rollback.add_argument("--actor", default=os.environ.get("USER", "cli"))
+    export = model_commands.add_parser(
+        "export-onnx",
+        help="export a version's fine-tuned embedding / reranker to ONNX for inference (parity-checked)",
+    )
+    export.add_argument("version_id", type=int)
+    export.add_argument(
+        "--output", help="folder to create (default: FTA_HOME/artifacts/onnx/<task>/<version>)"
+    )
     reap = model_commands.add_parser(
         "reap",
         help="settle what crashed runs left: mark versions stuck in training/evaluating and their dead "

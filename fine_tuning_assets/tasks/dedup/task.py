@@ -525,5 +525,11 @@ class DedupTask:
             ],
         )
 
+    def onnx_components(self, directory: Path) -> dict[str, tuple[Path, str]]:
+        from fine_tuning_assets.tasks.dedup.model import BI_ENCODER_DIR, CROSS_ENCODER_DIR
+
+        found = {BI_ENCODER_DIR: "bi-encoder", CROSS_ENCODER_DIR: "cross-encoder"}
+        return {name: (directory / name, kind) for name, kind in found.items() if (directory / name).is_dir()}
+
 
 DEDUP = DedupTask()

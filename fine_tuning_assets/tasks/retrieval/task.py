@@ -366,5 +366,11 @@ class RetrievalTask:
             ],
         )
 
+    def onnx_components(self, directory: Path) -> dict[str, tuple[Path, str]]:
+        from fine_tuning_assets.tasks.retrieval.model import FINE_TUNED_EMBEDDING, RERANKER
+
+        found = {FINE_TUNED_EMBEDDING: "bi-encoder", RERANKER: "cross-encoder"}
+        return {name: (directory / name, kind) for name, kind in found.items() if (directory / name).is_dir()}
+
 
 RETRIEVAL = RetrievalTask()
