@@ -223,3 +223,31 @@ def test_recipe_search_evaluation_and_gate_on_a_tiny_help_center(tmp_path):
         spec.recipes[spec.selected_recipe].embedding == "bi_encoder"
         and spec.recipes[spec.selected_recipe].bm25_weight < 1
     )
+
+
+def test_the_gate_keeps_base_when_the_candidate_is_worse_or_unproven_and_passes_a_clear_gain():
+    from fine_tuning_assets.tasks.retrieval.evaluation import EvaluationConfig, promotion_gate
+
+    config = EvaluationConfig(bootstrap_resamples=300)
+    base = [0.5, 0.6, 0.4, 0.7] * 10
+    worse = promotion_gate(
+        [b - 0.05 for b in base], reference=base, base=base, reference_name="base", config=config
+    )
+    assert (
+        not worse["passed"]
+        and "not proven better" in worse["reasons"][0]
+        and "worse than" in worse["reasons"][1]
+    )
+    noisy = [b + (0.3 if i % 2 else -0.29) for i, b in enumerate(base)]
+    unproven = promotion_gate(noisy, reference=base, base=base, reference_name="base", config=config)
+    assert not unproven["passed"] and unproven["improvement_lower_bound"] <= 0 < unproven["improvement"]
+    better = promotion_gate(
+        [b + 0.1 for b in base], reference=base, base=base, reference_name="base", config=config
+    )
+    assert better["passed"] and better["improvement"] == pytest.approx(0.1)
+    # Better than the active model is not enough when it is worse than the base embedding.
+    weak_active = [b - 0.3 for b in base]
+    below_base = promotion_gate(
+        [b - 0.1 for b in base], reference=weak_active, base=base, reference_name="active", config=config
+    )
+    assert not below_base["passed"] and below_base["improvement_lower_bound"] > 0

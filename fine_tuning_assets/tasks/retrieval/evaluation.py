@@ -63,6 +63,53 @@ def per_query_table(
     ]
 
 
+def promotion_gate(
+    candidate: list[float],
+    *,
+    reference: list[float],
+    base: list[float],
+    reference_name: str,
+    config: EvaluationConfig,
+) -> dict[str, Any]:
+    """Is the candidate better? Per-query nDCG@10 of the candidate, the reference (the active model, or the
+    base embedding) and the base embedding on the same held-out queries: the candidate passes when the
+    paired-bootstrap lower bound of its gain over the reference exceeds ``min_improvement`` and its mean is
+    not below the base embedding's.
+
+    Example:
+        >>> worse = promotion_gate([0.4, 0.5] * 20, reference=[0.6, 0.7] * 20, base=[0.6, 0.7] * 20,
+        ...                        reference_name="base embedding", config=EvaluationConfig(bootstrap_resamples=200))
+        >>> worse["passed"], worse["improvement"]
+        (False, -0.2)
+    """
+    versus_reference = bootstrap_mean_difference(
+        candidate, reference, resamples=config.bootstrap_resamples, confidence=config.confidence
+    )
+    versus_base = bootstrap_mean_difference(
+        candidate, base, resamples=config.bootstrap_resamples, confidence=config.confidence
+    )
+    beats_reference = versus_reference["lower"] > config.min_improvement
+    not_worse_than_base = versus_base["difference"] >= 0
+    mean = float(np.mean(candidate))
+    reasons = [
+        f"nDCG@10 {mean:.4f} vs {reference_name} {float(np.mean(reference)):.4f}: "
+        f"{versus_reference['difference']:+.4f}, at least {versus_reference['lower']:+.4f} with "
+        f"{config.confidence:.0%} confidence over {len(candidate)} queries"
+        + ("" if beats_reference else f" — not above {config.min_improvement:+.4f}: not proven better"),
+        f"vs the base embedding: {versus_base['difference']:+.4f}"
+        + ("" if not_worse_than_base else " — worse than the base embedding"),
+    ]
+    return {
+        "passed": bool(beats_reference and not_worse_than_base),
+        "reasons": reasons,
+        "reference": reference_name,
+        "metric": "ndcg@10",
+        "improvement": round(versus_reference["difference"], 4),
+        "improvement_lower_bound": round(versus_reference["lower"], 4),
+        "versus_base": {k: round(v, 4) if isinstance(v, float) else v for k, v in versus_base.items()},
+    }
+
+
 def evaluate_retrieval_models(
     training_set: RetrievalTrainingSet,
     *,
@@ -111,28 +158,14 @@ def evaluate_retrieval_models(
     metrics = {role: mean_metrics(values) for role, values in per_query.items()}
 
     reference = "active" if active is not None else "base"
-    versus_reference = bootstrap_mean_difference(
+    gate = promotion_gate(
         per_query["candidate"]["ndcg@10"],
-        per_query[reference]["ndcg@10"],
-        resamples=config.bootstrap_resamples,
-        confidence=config.confidence,
+        reference=per_query[reference]["ndcg@10"],
+        base=per_query["base"]["ndcg@10"],
+        reference_name=names[reference],
+        config=config,
     )
-    versus_base = bootstrap_mean_difference(
-        per_query["candidate"]["ndcg@10"],
-        per_query["base"]["ndcg@10"],
-        resamples=config.bootstrap_resamples,
-        confidence=config.confidence,
-    )
-    beats_reference = versus_reference["lower"] > config.min_improvement
-    not_worse_than_base = metrics["candidate"]["ndcg@10"] >= metrics["base"]["ndcg@10"]
-    reasons = [
-        f"nDCG@10 {metrics['candidate']['ndcg@10']:.4f} vs {names[reference]} {metrics[reference]['ndcg@10']:.4f}: "
-        f"{versus_reference['difference']:+.4f}, at least {versus_reference['lower']:+.4f} with "
-        f"{config.confidence:.0%} confidence over {len(test)} queries"
-        + ("" if beats_reference else f" — not above {config.min_improvement:+.4f}: not proven better"),
-        f"vs the base embedding: {versus_base['difference']:+.4f}"
-        + ("" if not_worse_than_base else " — worse than the base embedding"),
-    ]
+    reasons = gate["reasons"]
     selected: RecipeSpec = spec.recipes[spec.selected_recipe]
     deployed = (
         active.spec.recipes[active.spec.selected_recipe].embedding
@@ -164,15 +197,7 @@ def evaluate_retrieval_models(
         "documents": len(corpus.ids),
         "models": {role: {"name": names[role], "metrics": metrics[role]} for role in scores},
         "per_query": per_query_table(queries, per_query, list(scores)),
-        "gate": {
-            "passed": bool(beats_reference and not_worse_than_base),
-            "reasons": reasons,
-            "reference": names[reference],
-            "metric": "ndcg@10",
-            "improvement": round(versus_reference["difference"], 4),
-            "improvement_lower_bound": round(versus_reference["lower"], 4),
-            "versus_base": {k: round(v, 4) if isinstance(v, float) else v for k, v in versus_base.items()},
-        },
+        "gate": gate,
         "reindex": reindex,
         "selected_recipe": spec.selected_recipe,
         "metric_names": list(METRICS),
