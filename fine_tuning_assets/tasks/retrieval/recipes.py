@@ -117,14 +117,14 @@ def tuples_dataset(tuples: Sequence[TrainingTuple], corpus_texts: Sequence[str],
     """(anchor, positive, negative) columns; a tuple without a negative gets a random other document."""
     from datasets import Dataset
 
+    if len(set(corpus_texts)) < 2:
+        raise RecipeSearchError("the corpus needs at least two different documents to train a ranking")
     rng = random.Random(seed)
     negatives = []
     for t in tuples:
         negative = t.negative
         while negative is None or negative == t.positive:
             negative = corpus_texts[rng.randrange(len(corpus_texts))]
-            if len(corpus_texts) < 2:
-                break
         negatives.append(negative)
     return Dataset.from_dict(
         {

@@ -108,7 +108,7 @@ class RetrievalTask:
 
     # -- feedback -----------------------------------------------------------------------------------------
     def feedback_counts(self, engine: Any) -> dict[str, int]:
-        return RetrievalStore(engine).counts()
+        return {k: v for k, v in RetrievalStore(engine).counts().items() if k != "last_recorded_at"}
 
     def latest_recorded_at(self, engine: Any) -> datetime | None:
         return RetrievalStore(engine).latest_recorded_at()
