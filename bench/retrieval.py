@@ -103,22 +103,17 @@ def tfidf_scores(corpus_texts: list[str], queries: list[str]) -> np.ndarray:
     return (vectorizer.transform(queries) @ documents.T).toarray()
 
 
-def run_seed(seed: int, *, max_train_minutes: float, keep: bool) -> dict[str, Any]:
-    from fine_tuning_assets.core.database import open_database
-    from fine_tuning_assets.core.registry import ModelRegistry
-    from fine_tuning_assets.tasks.retrieval.model import BASE_EMBEDDING, Ranker, RecipeSpec
-    from fine_tuning_assets.tasks.retrieval.ranking import (
-        Corpus,
-        mean_metrics,
-        ranking_metrics,
-        reciprocal_rank_fusion,
-    )
-
-    documents, queries, qrels = read_cranfield()
-    judged = sorted(qrels)
-    random.Random(seed).shuffle(judged)
-    feedback, held_out = sorted(judged[: len(judged) // 2]), sorted(judged[len(judged) // 2 :])
-    home = Path(tempfile.mkdtemp(prefix=f"fta-bench-retrieval-{seed}-"))
+def prepare_and_train(
+    home: Path,
+    seed: int,
+    *,
+    documents: list[dict[str, str]],
+    queries: list[str],
+    qrels: dict[int, dict[str, float]],
+    feedback: list[int],
+    max_train_minutes: float,
+) -> dict[str, float]:
+    """Write the archive and the feedback queries' ratings, import them and materialize the chain."""
     shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
     with (home / "documents.jsonl").open("w", encoding="utf-8") as stream:
         for d in documents:
@@ -143,7 +138,42 @@ def run_seed(seed: int, *, max_train_minutes: float, keep: bool) -> dict[str, An
         print(f"seed {seed}: fta {' '.join(args)} → exit {code} in {seconds:.0f}s", flush=True)
         if code not in (0, 3):
             raise SystemExit(f"fta {' '.join(args)} failed ({code}):\n{output[-3000:]}")
-    registry = ModelRegistry(open_database(f"sqlite:///{home / '.fta' / 'fta.db'}"))
+    (home / "times.json").write_text(json.dumps(times))
+    return times
+
+
+def run_seed(seed: int, *, max_train_minutes: float, keep: bool, home: Path | None = None) -> dict[str, Any]:
+    """One seed; with ``home``, the kept FTA_HOME of an earlier run of the same seed is scored again."""
+    from fine_tuning_assets.core.config import database_url_from_env
+    from fine_tuning_assets.core.database import open_database
+    from fine_tuning_assets.core.registry import ModelRegistry
+    from fine_tuning_assets.tasks.retrieval.model import BASE_EMBEDDING, Ranker, RecipeSpec
+    from fine_tuning_assets.tasks.retrieval.ranking import (
+        Corpus,
+        mean_metrics,
+        ranking_metrics,
+        reciprocal_rank_fusion,
+    )
+
+    documents, queries, qrels = read_cranfield()
+    judged = sorted(qrels)
+    random.Random(seed).shuffle(judged)
+    feedback, held_out = sorted(judged[: len(judged) // 2]), sorted(judged[len(judged) // 2 :])
+    if home is not None:
+        keep = True
+        times = json.loads((home / "times.json").read_text()) if (home / "times.json").is_file() else {}
+    else:
+        home = Path(tempfile.mkdtemp(prefix=f"fta-bench-retrieval-{seed}-"))
+        times = prepare_and_train(
+            home,
+            seed,
+            documents=documents,
+            queries=queries,
+            qrels=qrels,
+            feedback=feedback,
+            max_train_minutes=max_train_minutes,
+        )
+    registry = ModelRegistry(open_database(database_url_from_env(home / ".fta", {})))
     versions = registry.versions("retrieval")
     candidate = versions[-1] if versions else None
     active = registry.active("retrieval")
@@ -215,11 +245,21 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--max-train-minutes", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true", help="keep each run's FTA_HOME")
+    parser.add_argument(
+        "--home",
+        action="append",
+        default=[],
+        metavar="SEED=PATH",
+        help="score the kept FTA_HOME of an earlier run of SEED instead of running it again",
+    )
     parser.add_argument("--output", default=str(RESULTS / "retrieval-cranfield.json"))
     args = parser.parse_args()
+    homes = {int(seed): Path(path) for seed, path in (item.split("=", 1) for item in args.home)}
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        results.append(run_seed(seed, max_train_minutes=args.max_train_minutes, keep=args.keep))
+        results.append(
+            run_seed(seed, max_train_minutes=args.max_train_minutes, keep=args.keep, home=homes.get(seed))
+        )
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
