@@ -46,6 +46,24 @@ def check_writable(path: Path, *, what: str) -> None:
         ) from None
 
 
+def evaluation_output(settings: Settings, output: str | None, *, name: str) -> Path:
+    """Where `fta evaluate` writes its report: ``output``, else FTA_HOME/evaluations/<name>-<time>.json;
+    checked writable before any work is done."""
+    from datetime import UTC, datetime
+
+    path = (
+        Path(output)
+        if output
+        else settings.home / "evaluations" / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    )
+    try:
+        check_writable(path, what="the evaluation report")
+    except CliError as error:
+        hint = "" if output else "; pass --output with a file in a writable folder"
+        raise CliError(f"{error}{hint}") from None
+    return path
+
+
 def require_writable_home(settings: Settings, *, command: str) -> None:
     """`fta demo` and `fta materialize` keep models and training sets under FTA_HOME: say so up front when it
     cannot be written, rather than failing in the middle of a run."""

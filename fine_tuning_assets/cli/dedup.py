@@ -15,6 +15,7 @@ from fine_tuning_assets.cli.common import (
     CliError,
     check_writable,
     count_noun,
+    evaluation_output,
     load_settings,
     open_engine,
     open_registry,
@@ -248,7 +249,6 @@ def print_evaluation(version) -> None:  # noqa: ANN001
 
 
 def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
 
     from fine_tuning_assets.core.artifacts import write_json_atomic
     from fine_tuning_assets.tasks.dedup.external_evaluation import evaluate_labelled_pairs, labelled_pairs
@@ -256,16 +256,7 @@ def cmd_evaluate_pairs(args: argparse.Namespace) -> int:
     settings = load_settings()
     path = Path(args.file)
     batch = _parse_pair_file(args)
-    if args.output:
-        output = Path(args.output)
-    else:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        output = settings.home / "evaluations" / f"{path.stem}-{stamp}.json"
-    try:
-        check_writable(output, what="the evaluation report")
-    except CliError as error:
-        hint = "" if args.output else "; pass --output with a file in a writable folder"
-        raise CliError(f"{error}{hint}") from None
+    output = evaluation_output(settings, args.output, name=path.stem)
     for note in batch.skipped:
         print(f"skipped {note}")
     pairs, labels = labelled_pairs(batch)

@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from fine_tuning_assets.cli.common import (
     EXIT_FALLBACK,
     EXIT_OK,
     CliError,
-    check_writable,
+    evaluation_output,
     load_settings,
     open_engine,
     open_registry,
@@ -171,16 +170,7 @@ def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     path = Path(args.file)
-    if args.output:
-        output = Path(args.output)
-    else:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        output = settings.home / "evaluations" / f"{path.stem}-retrieval-{stamp}.json"
-    try:
-        check_writable(output, what="the evaluation report")
-    except CliError as error:
-        hint = "" if args.output else "; pass --output with a file in a writable folder"
-        raise CliError(f"{error}{hint}") from None
+    output = evaluation_output(settings, args.output, name=f"{path.stem}-retrieval")
     batch = _read_feedback(args)
     documents = {d.id: d for d in batch.documents}
     missing = {j.document_id for j in batch.judgements} - documents.keys()

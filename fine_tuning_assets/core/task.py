@@ -45,6 +45,11 @@ class Markdown:
 
     text: str
 
+    @classmethod
+    def table(cls, frame: Any) -> Markdown:
+        """A pandas DataFrame as a markdown table (``_none_`` when it has no rows)."""
+        return cls(frame.to_markdown(index=False) if len(frame) else "_none_")
+
 
 @dataclass(frozen=True)
 class JsonData:

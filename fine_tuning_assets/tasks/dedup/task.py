@@ -77,10 +77,6 @@ from fine_tuning_assets.tasks.dedup.training_set import (
 LABEL_ISSUES_FILE = "label_issues.json"
 
 
-def markdown_table(frame: pd.DataFrame) -> Markdown:
-    return Markdown(frame.to_markdown(index=False) if len(frame) else "_none_")
-
-
 def build_dedup_training_set(
     store: FeedbackStore,
     *,
@@ -170,7 +166,7 @@ def _training_set_checks(
             metadata={
                 "conflicts": len(training_set.conflicts),
                 "resolved_by": "latest decision",
-                "pairs": markdown_table(conflicts),
+                "pairs": Markdown.table(conflicts),
             },
         ),
         CheckOutcome(
@@ -180,7 +176,7 @@ def _training_set_checks(
             metadata={
                 **{kind: sum(i.kind == kind for i in issues) for kind in ISSUE_KINDS},
                 "note": issues_note or "",
-                "pairs": markdown_table(issue_table),
+                "pairs": Markdown.table(issue_table),
             },
         ),
     ]
@@ -295,7 +291,7 @@ class DedupTask:
                 "merge_pairs": stats["merge"],
                 "dont_merge_pairs": stats["dont_merge"],
                 "conflicts": stats["conflicts"],
-                "splits": markdown_table(split_table),
+                "splits": Markdown.table(split_table),
                 "by_origin": JsonData(stats["by_origin"]),
                 "insights_by_split": JsonData(stats["insights_by_split"]),
                 "exports": Markdown("\n".join(f"- `{path / e}`" for e in exports)),
@@ -376,7 +372,7 @@ class DedupTask:
                 metadata={
                     "selected_recipe": metrics["selected_recipe"],
                     "regime": regime,
-                    "recipes": markdown_table(recipe_table),
+                    "recipes": Markdown.table(recipe_table),
                     "skipped_recipes": JsonData(metrics["skipped"]),
                     "train_pairs": len(training_set.split("train")),
                     "validation_pairs": metrics["validation_pairs"],

@@ -58,10 +58,6 @@ from fine_tuning_assets.tasks.retrieval.training_set import (
 )
 
 
-def markdown_table(frame: pd.DataFrame) -> Markdown:
-    return Markdown(frame.to_markdown(index=False) if len(frame) else "_none_")
-
-
 def _base_model_or_none(name: str) -> str | None:
     return None if name == BUNDLED_BASE_MODEL else name
 
@@ -183,11 +179,11 @@ class RetrievalTask:
                 "queries_with_relevant": stats["queries_with_relevant"],
                 "archive_pairs": stats["archive_pairs"],
                 "conflicts": stats["conflicts"],
-                "splits": markdown_table(
+                "splits": Markdown.table(
                     pd.DataFrame([{"split": name, **stats["by_split"][name]} for name in SPLITS])
                 ),
                 "negatives": JsonData(stats["negatives"]),
-                "example_tuples": markdown_table(examples),
+                "example_tuples": Markdown.table(examples),
                 "exports": Markdown("\n".join(f"- `{path / e}`" for e in exports)),
             },
             checks=[
@@ -211,7 +207,7 @@ class RetrievalTask:
                     metadata={
                         "conflicts": len(training_set.conflicts),
                         "resolved_by": "latest rating",
-                        "pairs": markdown_table(conflicts),
+                        "pairs": Markdown.table(conflicts),
                     },
                 ),
             ],
@@ -270,7 +266,7 @@ class RetrievalTask:
             report=StepReport(
                 metadata={
                     "selected_recipe": metrics["selected_recipe"],
-                    "recipes": markdown_table(table),
+                    "recipes": Markdown.table(table),
                     "training": JsonData(training),
                     "skipped_recipes": JsonData(metrics["skipped"]),
                     "train_tuples": len(training_set.split_tuples("train")),
@@ -347,7 +343,7 @@ class RetrievalTask:
                 "improvement_over_reference": gate["improvement"],
                 "improvement_lower_bound": gate["improvement_lower_bound"],
                 "selected_recipe": report["selected_recipe"],
-                "metrics": markdown_table(table),
+                "metrics": Markdown.table(table),
                 "per_query_ndcg": Markdown(png_markdown(plot, alt="per-query nDCG@10")),
                 "gate_reasons": Markdown("\n".join(f"- {r}" for r in gate["reasons"])),
                 "reindex": JsonData(report["reindex"]),
