@@ -256,6 +256,35 @@ def markdown(results: dict[str, Any]) -> str:
             f"{promoted}/{len(runs)} | {_mean_sd(candidate)} | {', '.join(recipes)} | {'; '.join(auto)} | "
             f"{'; '.join(keep)} | {'; '.join(f'{d:.3f}' for d in decided)} |"
         )
+    return "\n".join(lines) + "\n\n" + per_run_markdown(results)
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def per_run_markdown(results: dict[str, Any]) -> str:
+    """One row per run. "Base AP" is the base model's row of the same ``fta evaluate pairs`` report (the
+    same de-duplicated dev pairs the served model is scored on), so Δ is exactly 0 when base is served; the
+    base-cosine baseline of the first table is scored on the raw dev file and differs in the third decimal."""
+    lines = [
+        "| decisions | seed | outcome | served model | served AP (dev) | base AP (dev) | Δ | candidate AP (dev) | decided without a human (dev) | auto-merge coverage / precision (dev) | keep-separate coverage / duplicates (dev) | materialize |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for runs in results["runs"].values():
+        for r in runs:
+            served, base = r["serving"], r["base_as_served"]
+            candidate = r["candidate"]
+            lines.append(
+                f"| {r['decisions']} | {r['seed']} | {r['outcome']} | {served['name']} | "
+                f"{served['average_precision']:.3f} | {base['average_precision']:.3f} | "
+                f"{served['average_precision'] - base['average_precision']:+.3f} | "
+                f"{_rate(candidate['average_precision'] if candidate else None)} | "
+                f"{served.get('decided_without_human') or 0.0:.3f} | "
+                f"{served['auto_merge_coverage']:.3f} / {_rate(served['auto_merge_precision'])} | "
+                f"{served.get('keep_separate_coverage') or 0.0:.3f} / "
+                f"{_rate(served.get('keep_separate_duplicate_share'))} | {r['materialize_seconds']:.0f} s |"
+            )
     return "\n".join(lines) + "\n"
 
 
