@@ -10,7 +10,7 @@ def test_migrations_apply_once(sqlite_url):
     engine = open_database(sqlite_url)
     assert migrate(engine) == head_revision()
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [
+        assert connection.execute(sa.text("SELECT version_num FROM fta_alembic_version")).scalars().all() == [
             head_revision()
         ]
 

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 
 import fine_tuning_assets.tasks.retrieval.tables  # noqa: F401  (every task's tables on the metadata)
 from fine_tuning_assets.core.database import (
+    VERSION_TABLE,
     DatabaseUnavailableError,
     connect,
     current_revision,
@@ -44,7 +45,9 @@ def database_url(request, tmp_path) -> str:
 
 def schema_differences(engine: sa.Engine) -> list:
     with engine.connect() as connection:
-        return compare_metadata(MigrationContext.configure(connection), metadata)
+        return compare_metadata(
+            MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}), metadata
+        )
 
 
 def test_every_task_table_is_on_the_metadata():
@@ -57,7 +60,7 @@ def test_a_fresh_database_at_head_has_exactly_the_schema_of_metadata(database_ur
     engine = open_database(database_url)
     assert schema_differences(engine) == []
     tables = set(sa.inspect(engine).get_table_names())
-    assert tables == set(metadata.tables) | {"alembic_version"}
+    assert tables == set(metadata.tables) | {"fta_alembic_version"}
     with engine.connect() as connection:
         assert current_revision(connection) == head_revision()
     engine.dispose()
@@ -67,7 +70,7 @@ def test_migrate_is_idempotent_and_returns_the_head(database_url):
     engine = open_database(database_url)
     assert migrate(engine) == migrate(engine) == head_revision()
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+        assert connection.execute(sa.text("SELECT count(*) FROM fta_alembic_version")).scalar_one() == 1
     engine.dispose()
 
 
@@ -238,7 +241,7 @@ def test_a_failed_upgrade_leaves_the_store_as_it_was(database_url):
     with pytest.raises(sa.exc.DatabaseError, match="documents"):
         migrate(engine)
     inspector = sa.inspect(engine)
-    assert not inspector.has_table("alembic_version")
+    assert not inspector.has_table("fta_alembic_version")
     assert not OWNER_COLUMNS & {c["name"] for c in inspector.get_columns("model_versions")}
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT version FROM schema_migrations")).scalars().all() == [1]
@@ -263,7 +266,7 @@ def test_a_numbered_store_without_migration_1_gets_every_table(database_url):
 def test_a_database_migrated_by_a_newer_version_is_refused(sqlite_url):
     engine = open_database(sqlite_url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+        connection.exec_driver_sql("UPDATE fta_alembic_version SET version_num = '0099'")
     with pytest.raises(DatabaseUnavailableError, match=r"is at schema revision '0099', which this version"):
         migrate(engine)
 
@@ -278,7 +281,7 @@ def test_a_numbered_store_from_a_newer_version_is_refused(sqlite_url):
     with pytest.raises(DatabaseUnavailableError, match=r"records schema migrations \[3\] that this version"):
         migrate(engine)
     assert sa.inspect(engine).has_table("schema_migrations")
-    assert not sa.inspect(engine).has_table("alembic_version")
+    assert not sa.inspect(engine).has_table("fta_alembic_version")
 
 
 _MIGRATE_AT = """
@@ -292,7 +295,7 @@ print(migrate(engine))
 
 def test_two_processes_migrating_at_once_both_reach_head(database_url):
     """The second waits for the first (PostgreSQL advisory lock, SQLite BEGIN IMMEDIATE), then finds the
-    schema at head; without the lock both would create ``alembic_version`` and the tables."""
+    schema at head; without the lock both would create ``fta_alembic_version`` and the tables."""
     start = time.time() + 4  # both processes are up (imports take ~1 s) and start migrating together
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     processes = [

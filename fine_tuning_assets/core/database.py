@@ -333,6 +333,12 @@ _NUMBERED_MIGRATION_2_COLUMNS = (
 )
 
 
+#: Alembic's version table for the project's schema. Not Alembic's default ``alembic_version``: Dagster's
+#: PostgreSQL storage (dagster-postgres) keeps its own revisions there, and the deploy profile may share one
+#: database between the Dagster instance and the project's store.
+VERSION_TABLE = "fta_alembic_version"
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for the package's migration environment; with ``connection``, commands run on
     it (inside its transaction) instead of opening their own."""
@@ -353,7 +359,9 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision a database is at (None for one Alembic has not migrated)."""
-    return MigrationContext.configure(connection).get_current_revision()
+    return MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE}
+    ).get_current_revision()
 
 
 def hold_migration_lock(connection: Connection) -> None:
@@ -367,13 +375,13 @@ def hold_migration_lock(connection: Connection) -> None:
 def _adopt_numbered_migrations(connection: Connection, config: Config) -> None:
     """Hand a store created before Alembic over to it: one that recorded the numbered migrations in
     ``schema_migrations`` is brought to the baseline (migration 1 alone left it without the owner columns),
-    stamped at :data:`BASELINE_REVISION`, and ``schema_migrations`` is dropped, so that ``alembic_version``
+    stamped at :data:`BASELINE_REVISION`, and ``schema_migrations`` is dropped, so that :data:`VERSION_TABLE`
     is the one record of the schema and an adopted store has exactly a fresh one's tables. The data stays.
     """
     if not sa.inspect(connection).has_table("schema_migrations"):
         return
     versions = set(connection.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
-    operations = Operations(MigrationContext.configure(connection))
+    operations = Operations(MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}))
     if current_revision(connection) is not None and versions <= {1, 2}:
         # Adopted already: an earlier version of the project opened the store since (a rollback, or old and
         # new processes side by side) and recreated the table; the baseline covers what it records.
@@ -426,7 +434,7 @@ def migrate(engine: Engine) -> str:
         command.upgrade(config, "head")
         revision = current_revision(connection)
     if revision is None:  # alembic wrote no version: a broken environment, not a database to work on
-        raise RuntimeError(f"the migrations in {MIGRATIONS_FOLDER} left no revision in alembic_version")
+        raise RuntimeError(f"the migrations in {MIGRATIONS_FOLDER} left no revision in {VERSION_TABLE}")
     return revision
 
 

@@ -17,7 +17,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from fine_tuning_assets.core.config import database_url_from_env, home_from_env
-from fine_tuning_assets.core.database import connect, hold_migration_lock, redact_url
+from fine_tuning_assets.core.database import VERSION_TABLE, connect, hold_migration_lock, redact_url
 
 config = context.config
 
@@ -26,6 +26,7 @@ def _configure(connection: Connection, target_metadata) -> None:  # type: ignore
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        version_table=VERSION_TABLE,
         # SQLite alters a table by copying it: autogenerate writes batch operations, which work on both.
         render_as_batch=True,
         compare_type=True,
@@ -48,7 +49,11 @@ def _run_from_the_command_line() -> None:
     url = _command_line_url()
     if context.is_offline_mode():
         context.configure(
-            url=url, target_metadata=schema_metadata(), literal_binds=True, render_as_batch=True
+            url=url,
+            target_metadata=schema_metadata(),
+            literal_binds=True,
+            render_as_batch=True,
+            version_table=VERSION_TABLE,
         )
         with context.begin_transaction():
             context.run_migrations()
