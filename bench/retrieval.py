@@ -147,9 +147,10 @@ def run_seed(seed: int, *, max_train_minutes: float, keep: bool, home: Path | No
     from fine_tuning_assets.core.config import database_url_from_env
     from fine_tuning_assets.core.database import open_database
     from fine_tuning_assets.core.registry import ModelRegistry
-    from fine_tuning_assets.tasks.retrieval.model import BASE_EMBEDDING, Ranker, RecipeSpec
+    from fine_tuning_assets.tasks.retrieval.model import BASE_EMBEDDING, Ranker
     from fine_tuning_assets.tasks.retrieval.ranking import (
         Corpus,
+        fuse,
         mean_metrics,
         ranking_metrics,
         reciprocal_rank_fusion,
@@ -196,7 +197,7 @@ def run_seed(seed: int, *, max_train_minutes: float, keep: bool, home: Path | No
     rows["TF-IDF"] = tfidf_scores(corpus.texts, texts)
     rows["base embedding (all-MiniLM-L6-v2)"] = dense
     rows["untrained hybrid: RRF (BM25 + base)"] = reciprocal_rank_fusion(bm25, dense)
-    rows["untrained hybrid: z-mix, BM25 weight 0.3"] = base.scores(texts, RecipeSpec(BASE_EMBEDDING, 0.3))
+    rows["untrained hybrid: z-mix, BM25 weight 0.3"] = fuse(bm25, dense, weight=0.3)
     metrics = {name: mean_metrics(ranking_metrics(scores, truth, corpus)) for name, scores in rows.items()}
     served_name = next(iter(rows))
     reference = metrics["untrained hybrid: z-mix, BM25 weight 0.3"]["ndcg@10"]

@@ -46,6 +46,18 @@ def check_writable(path: Path, *, what: str) -> None:
         ) from None
 
 
+def add_model_version_option(parser: Any) -> None:
+    """`fta evaluate …`'s ``--model-version ID`` (repeatable): versions evaluated beside the active one."""
+    parser.add_argument(
+        "--model-version",
+        type=int,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="also evaluate this version",
+    )
+
+
 def evaluation_output(settings: Settings, output: str | None, *, name: str) -> Path:
     """Where `fta evaluate` writes its report: ``output``, else FTA_HOME/evaluations/<name>-<time>.json;
     checked writable before any work is done."""

@@ -13,6 +13,7 @@ from fine_tuning_assets.cli.common import (
     EXIT_FALLBACK,
     EXIT_OK,
     CliError,
+    add_model_version_option,
     check_writable,
     count_noun,
     evaluation_output,
@@ -526,14 +527,7 @@ def add_commands(commands: Any, imports: Any, evaluations: Any) -> None:
         "pairs", help="score labelled pairs with the active model, the base model and given versions"
     )
     add_pair_file_options(evaluate_pairs)
-    evaluate_pairs.add_argument(
-        "--model-version",
-        type=int,
-        action="append",
-        default=[],
-        metavar="ID",
-        help="also evaluate this version",
-    )
+    add_model_version_option(evaluate_pairs)
     evaluate_pairs.add_argument(
         "--output", help="JSON report to write (default: FTA_HOME/evaluations/<file>-<time>.json)"
     )

@@ -24,6 +24,7 @@ from fine_tuning_assets.cli.common import (
     EXIT_FALLBACK,
     EXIT_OK,
     CliError,
+    add_model_version_option,
     evaluation_output,
     load_settings,
     open_engine,
@@ -159,9 +160,10 @@ def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
     """Rank each query's candidate documents (the documents the file rates for it; every document of a BEIR
     folder) with the active model, the base embedding and BM25; print and write the metric table."""
     from fine_tuning_assets.core.artifacts import write_json_atomic
-    from fine_tuning_assets.tasks.retrieval.model import BASE_EMBEDDING, Ranker, RecipeSpec
+    from fine_tuning_assets.tasks.retrieval.model import BASE_EMBEDDING, Ranker
     from fine_tuning_assets.tasks.retrieval.ranking import (
         Corpus,
+        fuse,
         mean_metrics,
         ranking_metrics,
         reciprocal_rank_fusion,
@@ -216,7 +218,7 @@ def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
         (
             "z-mix",
             "untrained hybrid (z-mix, BM25 weight 0.3)",
-            base.scores(texts, RecipeSpec(BASE_EMBEDDING, 0.3)),
+            fuse(bm25, dense, weight=0.3),
         ),
     ]
     models = []
@@ -380,14 +382,7 @@ def add_commands(commands: Any, imports: Any, evaluations: Any) -> None:
         help="rank each query's rated documents with the active model, the base embedding and BM25 (stores nothing)",
     )
     _add_feedback_file_options(evaluate)
-    evaluate.add_argument(
-        "--model-version",
-        type=int,
-        action="append",
-        default=[],
-        metavar="ID",
-        help="also evaluate this version",
-    )
+    add_model_version_option(evaluate)
     evaluate.add_argument(
         "--output", help="JSON report (default: FTA_HOME/evaluations/<file>-retrieval-<time>.json)"
     )

@@ -24,6 +24,7 @@ from fine_tuning_assets.tasks.retrieval.model import (
 )
 from fine_tuning_assets.tasks.retrieval.ranking import (
     METRICS,
+    fuse,
     mean_metrics,
     ranking_metrics,
     reciprocal_rank_fusion,
@@ -152,7 +153,7 @@ def evaluate_retrieval_models(
     scores["rrf"], names["rrf"] = reciprocal_rank_fusion(bm25, base_dense), RRF
     base_hybrid = spec.recipes.get("base-hybrid")
     if base_hybrid is not None and spec.selected_recipe != "base-hybrid":
-        scores["untrained_hybrid"] = candidate.scores(queries, base_hybrid)
+        scores["untrained_hybrid"] = fuse(bm25, base_dense, weight=base_hybrid.bm25_weight)
         names["untrained_hybrid"] = f"{UNTRAINED_HYBRID}, BM25 weight {base_hybrid.bm25_weight:g}"
     per_query = {role: ranking_metrics(matrix, qrels, corpus) for role, matrix in scores.items()}
     metrics = {role: mean_metrics(values) for role, values in per_query.items()}

@@ -41,7 +41,7 @@ from fine_tuning_assets.tasks.retrieval.model import (
     RecipeSpec,
     RetrievalModelSpec,
 )
-from fine_tuning_assets.tasks.retrieval.ranking import mean_metrics, ranking_metrics
+from fine_tuning_assets.tasks.retrieval.ranking import Corpus, mean_metrics, ranking_metrics
 from fine_tuning_assets.tasks.retrieval.training_set import RetrievalTrainingSet, TrainingTuple
 
 BASE_HYBRID = "base-hybrid"
@@ -148,14 +148,14 @@ def labelled_pairs_dataset(tuples: Sequence[TrainingTuple]):  # -> Dataset
 
 
 def tune_fusion_weight(
-    bm25: np.ndarray, dense: np.ndarray, qrels: Sequence[dict[str, float]], ranker: Ranker
+    bm25: np.ndarray, dense: np.ndarray, qrels: Sequence[dict[str, float]], corpus: Corpus
 ) -> tuple[float, dict[str, float]]:
     """The BM25 weight of the z-mix with the best mean nDCG@10 on these queries (ties: less BM25)."""
     from fine_tuning_assets.tasks.retrieval.ranking import fuse
 
     best: tuple[float, float, dict[str, float]] | None = None
     for weight in FUSION_WEIGHTS:
-        metrics = mean_metrics(ranking_metrics(fuse(bm25, dense, weight=weight), qrels, ranker.corpus))
+        metrics = mean_metrics(ranking_metrics(fuse(bm25, dense, weight=weight), qrels, corpus))
         if best is None or metrics["ndcg@10"] > best[1]:
             best = (weight, metrics["ndcg@10"], metrics)
     assert best is not None
@@ -194,7 +194,7 @@ def search_recipes(
     training: dict[str, TrainingResult] = {}
     skipped: dict[str, str] = {}
 
-    weight, metrics = tune_fusion_weight(bm25, base_dense, qrels, ranker)
+    weight, metrics = tune_fusion_weight(bm25, base_dense, qrels, corpus)
     recipes[BASE_HYBRID] = RecipeSpec(BASE_EMBEDDING, weight, validation=metrics)
     say(f"{BASE_HYBRID}: BM25 weight {weight:g}, validation nDCG@10 {metrics['ndcg@10']:.4f}")
 
@@ -218,7 +218,7 @@ def search_recipes(
             recipes[BI_ENCODER] = RecipeSpec(FINE_TUNED_EMBEDDING, 0.0, validation=metrics)
             say(f"{BI_ENCODER}: validation nDCG@10 {metrics['ndcg@10']:.4f}")
         if HYBRID in config.recipes:
-            weight, metrics = tune_fusion_weight(bm25, dense, qrels, ranker)
+            weight, metrics = tune_fusion_weight(bm25, dense, qrels, corpus)
             recipes[HYBRID] = RecipeSpec(FINE_TUNED_EMBEDDING, weight, validation=metrics)
             say(f"{HYBRID}: BM25 weight {weight:g}, validation nDCG@10 {metrics['ndcg@10']:.4f}")
     if CROSS_ENCODER_RERANKER in config.recipes:

@@ -30,6 +30,7 @@ from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, veri
 from fine_tuning_assets.core.splits import SPLITS, check_fractions, hash_split
 from fine_tuning_assets.core.task import TaskDataError
 from fine_tuning_assets.tasks.retrieval.ranking import Corpus, document_text
+from fine_tuning_assets.tasks.retrieval.records import normalise_query
 
 #: Negatives mined for (anchor, positives) rows: ``mine(anchors, positives, corpus) -> negative or None``.
 NegativeMiner = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[str | None]]
@@ -158,8 +159,8 @@ class RetrievalTrainingSet:
 
 
 def normalised_query(text: str) -> str:
-    """A query's identity: case-folded, white space collapsed."""
-    return " ".join(text.split()).casefold()
+    """A query's identity: the store's normalised query (white space collapsed), case-folded."""
+    return normalise_query(text).casefold()
 
 
 def gain_of(rating: float | None, relevant: bool) -> float:
@@ -178,7 +179,7 @@ def rated_queries(
     first_text: dict[str, str] = {}
     for order, judgement in enumerate(judgements):
         key = normalised_query(judgement.query)
-        first_text.setdefault(key, " ".join(judgement.query.split()))
+        first_text.setdefault(key, normalise_query(judgement.query))
         by_pair[(key, judgement.document_id)].append((order, judgement))
     oldest = datetime.min.replace(tzinfo=UTC)
     relevant: dict[str, dict[str, float]] = defaultdict(dict)
