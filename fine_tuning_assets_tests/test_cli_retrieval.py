@@ -109,6 +109,15 @@ def test_answer_selection_import_materialize_evaluate_and_rank(project):
     )
     assert (project / "onnx" / "bi_encoder" / "model.onnx").is_file()
 
+    if "promotion gate PASSED" in out:
+        # A damaged active version (a component gone) is served by the base embedding, and said so.
+        version_dir = next((project / ".fta" / "artifacts" / "models" / "retrieval").iterdir())
+        (version_dir / "bi_encoder").rename(project / "bi_encoder_aside")
+        damaged = fta(project, "rank", "how do I export a notebook as PDF", "--json")
+        (project / "bi_encoder_aside").rename(version_dir / "bi_encoder")
+        assert damaged.returncode == 4, damaged.stderr
+        assert "cannot be loaded" in json.loads(damaged.stdout)["fallback_reason"]
+
 
 def test_a_malformed_ratings_file_is_refused_with_line_numbers_and_writes_nothing(project, tmp_path):
     bad = tmp_path / "bad.csv"

@@ -249,6 +249,7 @@ def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
 
 # -- rank ----------------------------------------------------------------------------------------------------
 def cmd_rank(args: argparse.Namespace) -> int:
+    from fine_tuning_assets.core.artifacts import ArtifactError, verify
     from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL, ModelLoadError
     from fine_tuning_assets.tasks.retrieval.model import Ranker
     from fine_tuning_assets.tasks.retrieval.ranking import Corpus
@@ -264,15 +265,18 @@ def cmd_rank(args: argparse.Namespace) -> int:
         fallback_reason = "no retrieval model is active"
     else:
         try:
+            # A missing or damaged file of the version (its components load lazily) is a fallback too.
+            verify(active.artifact_path or "")
             base = None if active.base_model == BUNDLED_BASE_MODEL else active.base_model
             ranker = Ranker.for_model(active.artifact_path, corpus, base_model=base)
             model = f"{active.label} · {ranker.spec.selected_recipe}"
-        except ModelLoadError as error:
+            scores = ranker.recipe_scores([args.query])[0]
+        except (ModelLoadError, ArtifactError) as error:
             fallback_reason = f"the active model {active.label} cannot be loaded: {error}"
     if fallback_reason:
         ranker = Ranker(corpus, directory=None, base_model=settings.base_model)
         model = "base embedding"
-    scores = ranker.recipe_scores([args.query])[0]
+        scores = ranker.recipe_scores([args.query])[0]
     top = np.argsort(-scores, kind="stable")[: args.top_k]
     by_id = {d.id: d for d in documents}
     results = [
