@@ -249,49 +249,31 @@ def cmd_evaluate_retrieval(args: argparse.Namespace) -> int:
 
 # -- rank ----------------------------------------------------------------------------------------------------
 def cmd_rank(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.core.artifacts import ArtifactError, verify
-    from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL, ModelLoadError
-    from fine_tuning_assets.tasks.retrieval.model import Ranker
-    from fine_tuning_assets.tasks.retrieval.ranking import Corpus
+    from fine_tuning_assets.tasks.retrieval.serving import NoDocumentsError, RetrievalPredictor, serve_rank
 
     settings = load_settings()
-    documents, _ = _store(settings).snapshot(recorded_through=None)
-    if not documents:
-        raise CliError("the retrieval store holds no documents: import some first (`fta import documents`)")
-    corpus = Corpus.of(documents)
-    active = open_registry(settings).active(TASK)
-    fallback_reason = None
-    if active is None:
-        fallback_reason = "no retrieval model is active"
-    else:
-        try:
-            # A missing or damaged file of the version (its components load lazily) is a fallback too.
-            verify(active.artifact_path or "")
-            base = None if active.base_model == BUNDLED_BASE_MODEL else active.base_model
-            ranker = Ranker.for_model(active.artifact_path, corpus, base_model=base)
-            model = f"{active.label} · {ranker.spec.selected_recipe}"
-            scores = ranker.recipe_scores([args.query])[0]
-        except (ModelLoadError, ArtifactError) as error:
-            fallback_reason = f"the active model {active.label} cannot be loaded: {error}"
-    if fallback_reason:
-        ranker = Ranker(corpus, directory=None, base_model=settings.base_model)
-        model = "base embedding"
-        scores = ranker.recipe_scores([args.query])[0]
-    top = np.argsort(-scores, kind="stable")[: args.top_k]
-    by_id = {d.id: d for d in documents}
+    engine = open_engine(settings)
+    try:
+        predictor = RetrievalPredictor.load(
+            open_registry(settings), _store(settings), base_model=settings.base_model
+        )
+    except NoDocumentsError as error:
+        raise CliError(str(error)) from None
+    [served] = serve_rank(predictor, [args.query], top_k=args.top_k, engine=engine)
     results = [
-        {
-            "rank": rank,
-            "document_id": corpus.ids[i],
-            "score": round(float(scores[i]), 4),
-            "title": by_id[corpus.ids[i]].title or by_id[corpus.ids[i]].text[:60],
-        }
-        for rank, i in enumerate(top, 1)
+        {"rank": r.rank, "document_id": r.document_id, "score": r.score, "title": r.title}
+        for r in served.results
     ]
+    fallback_reason = served.fallback_reason
     if args.json:
         print(
             json.dumps(
-                {"query": args.query, "model": model, "fallback_reason": fallback_reason, "results": results},
+                {
+                    "query": args.query,
+                    "model": served.model,
+                    "fallback_reason": fallback_reason,
+                    "results": results,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -299,7 +281,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
     else:
         if fallback_reason:
             print(f"FALLBACK to the base embedding: {fallback_reason}")
-        print(f"top {len(results)} of {len(corpus.ids)} documents by {model}:")
+        print(f"top {len(results)} of {len(predictor.ranker.corpus.ids)} documents by {served.model}:")
         print_table(results, ["rank", "document_id", "score", "title"])
     if fallback_reason and not args.allow_fallback:
         print(

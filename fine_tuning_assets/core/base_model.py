@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,7 @@ def cosine_similarities(
     texts_b: Sequence[str],
     *,
     batch_size: int = 64,
-    cache: dict[str, np.ndarray] | None = None,
+    cache: MutableMapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Cosine similarity of each (a, b) pair; each distinct text is embedded once.
 
@@ -74,7 +74,9 @@ def cosine_similarities(
         raise ValueError(f"{len(texts_a)} first texts but {len(texts_b)} second texts")
     if not texts_a:
         return np.zeros(0, dtype=np.float32)
-    known = {} if cache is None else cache
+    cache = {} if cache is None else cache
+    # This call's texts, read from the cache once: a bounded cache may evict while it is being filled.
+    known = {t: cache[t] for t in dict.fromkeys([*texts_a, *texts_b]) if t in cache}
     missing = [t for t in dict.fromkeys([*texts_a, *texts_b]) if t not in known]
     if missing:
         embeddings = model.encode(
@@ -85,6 +87,7 @@ def cosine_similarities(
             show_progress_bar=False,
         )
         known.update(zip(missing, embeddings, strict=True))
+        cache.update(zip(missing, embeddings, strict=True))
     a = np.stack([known[t] for t in texts_a])
     b = np.stack([known[t] for t in texts_b])
     return np.clip(np.sum(a * b, axis=1), -1.0, 1.0).astype(np.float32)

@@ -84,6 +84,8 @@ merge_clusters = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # When the store last recorded this cluster (created, or decided): the watermark of feedback snapshots.
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # How urgently a pending cluster wants a reviewer ("high", "normal"); set by the ingestion check.
+    sa.Column("priority", sa.String(20), nullable=True),
     sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="ck_merge_clusters_status"),
     sa.CheckConstraint(
         "(status = 'pending' AND decided_at IS NULL) OR (status <> 'pending' AND decided_at IS NOT NULL)",
@@ -150,6 +152,36 @@ model_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_model_events_task", "task", "id"),
+)
+
+
+#: The prediction log: every prediction the models served (HTTP API, ingestion check), and — once a human
+#: decides the same item (``item_key``) — what the human decided. ``model_version_id`` is NULL when the base
+#: model served (a fallback). Written by :mod:`fine_tuning_assets.serving.prediction_log`.
+model_predictions = sa.Table(
+    "model_predictions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=True),
+    sa.Column("model", sa.Text, nullable=False),
+    # What identifies the decided item across the API and the feedback store (a task's own key).
+    sa.Column("item_key", sa.String(64), nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=False, default=dict),
+    sa.Column("prediction", sa.String(100), nullable=False),
+    sa.Column("probability", sa.Float, nullable=True),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("band", sa.String(40), nullable=True),
+    # Applied without a human (an automatic band): what the override rate is measured on.
+    sa.Column("automatic", sa.Boolean, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("fallback", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actual", sa.String(100), nullable=True),
+    sa.Column("actual_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("actual_source", sa.String(200), nullable=True),
+    sa.Index("ix_model_predictions_item", "task", "item_key"),
+    sa.Index("ix_model_predictions_version", "model_version_id", "id"),
 )
 
 

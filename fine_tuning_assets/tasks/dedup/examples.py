@@ -193,3 +193,32 @@ def pair_examples_from_clusters(
 def with_split(examples: Iterable[PairExample], split_of: Mapping[str, str]) -> list[PairExample]:
     """Examples labelled with the split of their insights (both insights are in the same split)."""
     return [replace(e, split=split_of[e.insight_a_id]) for e in examples]
+
+
+#: The labels of a pair decision in the prediction log: what the pair model predicts and a reviewer decides.
+MERGE, SEPARATE = "merge", "separate"
+
+
+def pair_outcomes(clusters: Iterable[MergeCluster], statements: Mapping[str, str]) -> dict[str, str]:
+    """What decided clusters say about each pair, keyed as the prediction log keys pairs
+    (:func:`~fine_tuning_assets.serving.prediction_log.item_key` of the two statements): ``"merge"`` or
+    ``"separate"``, the latest decision winning. ``statements`` maps the members' insight ids to their text.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from fine_tuning_assets.tasks.dedup.records import ClusterMember
+        >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> c = MergeCluster("c1", "approved", "ana", t, (ClusterMember("a", None, True), ClusterMember("b", None, True)))
+        >>> list(pair_outcomes([c], {"a": "Coffee wakes.", "b": "Caffeine wakes."}).values())
+        ['merge']
+    """
+    from fine_tuning_assets.serving.prediction_log import item_key
+
+    decided = sorted(
+        (c for c in clusters if c.is_decided), key=lambda c: (c.decided_at or datetime.min, c.id)
+    )
+    outcomes: dict[str, str] = {}
+    for cluster in decided:
+        for a, b, label, _origin, _similarity in _cluster_pairs(cluster):
+            outcomes[item_key(statements[a], statements[b])] = MERGE if label == 1 else SEPARATE
+    return outcomes

@@ -21,12 +21,13 @@ Example (slow: it loads models):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 from scipy.special import expit
 
 from fine_tuning_assets.core.artifacts import verify
@@ -41,7 +42,7 @@ from fine_tuning_assets.core.calibration import Calibration, calibration_from_di
 from fine_tuning_assets.core.metrics import DecisionBands
 from fine_tuning_assets.core.registry import ModelVersion
 from fine_tuning_assets.tasks.dedup.features import LEXICAL_FEATURES, TfidfCosine, lexical_features
-from fine_tuning_assets.tasks.dedup.scoring import BaseCosineScorer, Pairs
+from fine_tuning_assets.tasks.dedup.scoring import EMBEDDING_CACHE_SIZE, BaseCosineScorer, Pairs
 
 PAIR_MODEL_FILE = "pair_model.json"
 PAIR_MODEL_FORMAT = "fta-pair-model/1"
@@ -161,7 +162,7 @@ class PairFeatures:
         self.base, self.tfidf = base, tfidf
         self.bi_encoder, self.cross_encoder = bi_encoder, cross_encoder
         self.batch_size = batch_size
-        self._bi_encoder_embeddings: dict[str, np.ndarray] = {}
+        self._bi_encoder_embeddings: MutableMapping[str, np.ndarray] = LRUCache(maxsize=EMBEDDING_CACHE_SIZE)
 
     def compute(self, pairs: Pairs, names: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = set(names)

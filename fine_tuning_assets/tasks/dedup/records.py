@@ -74,6 +74,8 @@ class MergeCluster:
     reviewer: str | None
     decided_at: datetime | None
     members: tuple[ClusterMember, ...]
+    #: How urgently a pending cluster wants a reviewer ("high" or "normal"; None when nobody said).
+    priority: str | None = None
 
     @property
     def is_decided(self) -> bool:

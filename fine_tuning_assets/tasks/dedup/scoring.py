@@ -9,10 +9,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Protocol
 
 import numpy as np
+from cachetools import LRUCache
 
 from fine_tuning_assets.core.base_model import (
     BUNDLED_BASE_MODEL,
@@ -23,6 +24,9 @@ from fine_tuning_assets.core.base_model import (
 from fine_tuning_assets.core.calibration import PlattScaling
 
 Pairs = Sequence[tuple[str, str]]
+
+#: Texts whose sentence / token embeddings a scorer keeps (token embeddings are ~40 KB a text).
+EMBEDDING_CACHE_SIZE, TOKEN_EMBEDDING_CACHE_SIZE = 200_000, 20_000
 
 
 class PairScorer(Protocol):
@@ -42,9 +46,10 @@ class BaseCosineScorer:
         self.base_model = base_model or BUNDLED_BASE_MODEL
         self.name = f"base {self.base_model} cosine"
         self.model = load_sentence_transformer(resolve_base_model(base_model))
-        # Embeddings by text: calibration, validation and test scoring share texts, embedded once.
-        self._embeddings: dict[str, np.ndarray] = {}
-        self._token_embeddings: dict[str, np.ndarray] = {}
+        # Embeddings by text: calibration, validation and test scoring share texts, embedded once. Bounded, so
+        # that a serving process scoring new texts for days keeps a steady size.
+        self._embeddings: MutableMapping[str, np.ndarray] = LRUCache(maxsize=EMBEDDING_CACHE_SIZE)
+        self._token_embeddings: MutableMapping[str, np.ndarray] = LRUCache(maxsize=TOKEN_EMBEDDING_CACHE_SIZE)
         self.calibration = calibration
 
     def token_f1(self, pairs: Pairs, *, batch_size: int = 64) -> np.ndarray:
@@ -55,9 +60,10 @@ class BaseCosineScorer:
         cosine's embeddings: call this before :meth:`similarities` to embed once for both)."""
         if not pairs:
             return np.zeros(0, dtype=np.float64)
-        missing = [
-            t for t in dict.fromkeys(t for pair in pairs for t in pair) if t not in self._token_embeddings
-        ]
+        texts = list(dict.fromkeys(t for pair in pairs for t in pair))
+        # This call's texts, read once: the bounded cache may evict while it is being filled.
+        tokens = {t: self._token_embeddings[t] for t in texts if t in self._token_embeddings}
+        missing = [t for t in texts if t not in tokens]
         if missing:
             # One pass gives both the token embeddings and the sentence embedding (kept for the cosine).
             outputs = self.model.encode(
@@ -73,10 +79,11 @@ class BaseCosineScorer:
                 matrix = output["token_embeddings"][output["attention_mask"].bool()].float().numpy()
                 matrix = matrix[1:-1] if len(matrix) > 2 else matrix
                 norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                self._token_embeddings[text] = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+                tokens[text] = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+                self._token_embeddings[text] = tokens[text]
         scores = np.empty(len(pairs), dtype=np.float64)
         for index, (a, b) in enumerate(pairs):
-            similarity = self._token_embeddings[a] @ self._token_embeddings[b].T
+            similarity = tokens[a] @ tokens[b].T
             recall, precision = float(similarity.max(axis=1).mean()), float(similarity.max(axis=0).mean())
             scores[index] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         return scores

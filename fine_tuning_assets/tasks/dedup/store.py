@@ -38,6 +38,8 @@ from fine_tuning_assets.core.database import (
     utcnow,
 )
 from fine_tuning_assets.core.store_writes import in_chunks, serialize_feedback_writes
+from fine_tuning_assets.serving.prediction_log import record_outcomes
+from fine_tuning_assets.tasks.dedup.examples import pair_outcomes
 from fine_tuning_assets.tasks.dedup.records import (
     CLUSTER_STATUSES,
     DECIDED_STATUSES,
@@ -274,6 +276,7 @@ class FeedbackStore:
                             "status": c.status,
                             "reviewer": c.reviewer,
                             "decided_at": c.decided_at,
+                            "priority": c.priority,
                             "import_batch_id": batch_id,
                             "created_at": now,
                             "recorded_at": now,
@@ -294,6 +297,12 @@ class FeedbackStore:
                         for m in c.members
                     ],
                 )
+            self._record_outcomes(
+                connection,
+                new_clusters,
+                {**existing, **{i.id: i.statement for i in batch_insights.values()}},
+                source=f"import:{kind}",
+            )
         return replace(summary, batch_id=batch_id)
 
     def record_decision(
@@ -351,7 +360,9 @@ class FeedbackStore:
                     )
                     .values(selected=member_id in selected)
                 )
-            return self._load_clusters(connection, [cluster_id])[cluster_id]
+            decided = self._load_clusters(connection, [cluster_id])[cluster_id]
+            self._record_outcomes(connection, [decided], {}, source=f"decision:{reviewer}")
+            return decided
 
     # -- reads --------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int | str | None]:
@@ -430,6 +441,15 @@ class FeedbackStore:
             insights=tuple(found[i] for i in sorted(found)), clusters=tuple(clusters[i] for i in ids)
         )
 
+    def insights_created_since(self, created_at: datetime | None) -> list[tuple[Insight, datetime]]:
+        """Insights stored at or after ``created_at`` (every insight when None), oldest first, each with the
+        time it was stored: what an index of the insights syncs from."""
+        query = sa.select(insights).order_by(insights.c.created_at, insights.c.id)
+        if created_at is not None:
+            query = query.where(insights.c.created_at >= created_at)
+        with self.engine.connect() as connection:
+            return [(_insight_from_row(row), as_utc(row.created_at)) for row in connection.execute(query)]
+
     def get_cluster(self, cluster_id: str) -> MergeCluster | None:
         with self.engine.connect() as connection:
             return self._load_clusters(connection, [cluster_id]).get(cluster_id)
@@ -439,6 +459,22 @@ class FeedbackStore:
             return self._load_insights(connection, set(ids))
 
     # -- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _record_outcomes(
+        connection: Connection, clusters: Sequence[MergeCluster], statements: dict[str, str], *, source: str
+    ) -> None:
+        """The prediction log learns what reviewers decided about the pairs it served, in this transaction."""
+        decided = [c for c in clusters if c.is_decided]
+        if decided:
+            members = {m.insight_id for c in decided for m in c.members}
+            statements = {
+                **FeedbackStore._existing_insights(connection, members - set(statements)),
+                **statements,
+            }
+            record_outcomes(
+                connection, task="dedup", outcomes=pair_outcomes(decided, statements), source=source
+            )
+
     @staticmethod
     def _existing_insights(connection: Connection, ids: Iterable[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -511,5 +547,6 @@ class FeedbackStore:
                     reviewer=row.reviewer,
                     decided_at=as_utc(row.decided_at),
                     members=tuple(members.get(row.id, ())),
+                    priority=row.priority,
                 )
         return clusters

@@ -37,6 +37,8 @@ from sqlalchemy.engine import Connection, Engine
 from fine_tuning_assets.core.database import as_utc, import_batches
 from fine_tuning_assets.core.imports import list_problems
 from fine_tuning_assets.core.store_writes import IN_QUERY_CHUNK, in_chunks, serialize_feedback_writes
+from fine_tuning_assets.serving.prediction_log import item_key, record_outcomes
+from fine_tuning_assets.tasks.retrieval import TASK
 from fine_tuning_assets.tasks.retrieval.records import (
     Document,
     Judgement,
@@ -120,6 +122,17 @@ def _judgement_from_row(row: sa.Row) -> Judgement:
 
 def _outcome(judgement: Judgement) -> tuple[float | None, bool]:
     return (judgement.rating, judgement.relevant)
+
+
+#: The labels of a served search result in the prediction log: the model ranked it in the top k (relevant);
+#: a person's rating says whether it was.
+RELEVANT, NOT_RELEVANT = "relevant", "not_relevant"
+
+
+def result_key(query: str, document_id: str) -> str:
+    """The prediction log's key of one (query, document) result: a later rating of the same pair is its
+    outcome (the query compared case-folded, with whitespace collapsed)."""
+    return item_key(query, document_id, ordered=True)
 
 
 class RetrievalStore:
@@ -216,7 +229,27 @@ class RetrievalStore:
             ]
             for start in range(0, len(rows), IN_QUERY_CHUNK):
                 connection.execute(retrieval_feedback.insert(), rows[start : start + IN_QUERY_CHUNK])
+            # The prediction log learns what people rated among the results it served (latest rating wins).
+            ordered = sorted(new_judgements, key=lambda j: (j.rated_at is not None, j.rated_at or now))
+            record_outcomes(
+                connection,
+                task=TASK,
+                outcomes={
+                    result_key(j.query, j.document_id): RELEVANT if j.relevant else NOT_RELEVANT
+                    for j in ordered
+                },
+                source=source,
+            )
         return replace(report, batch_id=batch_id)
+
+    def documents_version(self) -> tuple[int, str | None]:
+        """How many documents are stored and when the last one was recorded: a ranker over an older corpus
+        is stale."""
+        with self.engine.connect() as connection:
+            count, latest = connection.execute(
+                sa.select(sa.func.count(), sa.func.max(documents.c.recorded_at))
+            ).one()
+        return int(count), as_utc(latest).isoformat() if latest is not None else None
 
     # -- reads --------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int | str | None]:
