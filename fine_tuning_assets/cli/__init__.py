@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fine_tuning_assets.cli import chain, dedup, models, retrieval
+from fine_tuning_assets.cli import chain, dedup, models, retrieval, serving
 from fine_tuning_assets.cli.common import (
     EXIT_ERROR,
     CliError,
@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="import decisions, documents or ratings from CSV / JSONL files (all or nothing)"
     )
     shapes = imp.add_subparsers(dest="shape", required=True)
-    models.add_commands(commands)
+    model_commands = models.add_commands(commands)
+    serving.add_commands(commands, model_commands)
     evaluate = commands.add_parser("evaluate", help="evaluate models on an external labelled file")
     evaluations = evaluate.add_subparsers(dest="what", required=True)
     for module in TASK_COMMANDS.values():

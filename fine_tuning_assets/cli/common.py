@@ -119,15 +119,13 @@ def dagster_instance():  # -> DagsterInstance
 
 
 def run_chain(settings: Settings, instance, *, job_name: str, run_config: dict[str, Any] | None = None):  # noqa: ANN001
-    """Materialize a job of the project's Definitions in-process on the persistent Dagster instance. The run
-    is tagged with this process, so that if it dies (no daemon watches an in-process run) `fta models reap`
-    or the next training run can tell and report it failed."""
-    from fine_tuning_assets.definitions import build_definitions
-    from fine_tuning_assets.defs.crash_recovery import in_process_run_tags
+    """Materialize a job of the project's Definitions in-process on the persistent Dagster instance (see
+    :func:`fine_tuning_assets.defs.launch.execute_job`: the run is tagged with this process, so that if it
+    dies `fta models reap` or the next training run can tell and report it failed)."""
+    from fine_tuning_assets.defs.launch import execute_job
 
-    job = build_definitions(settings).resolve_job_def(job_name)
-    return job.execute_in_process(
-        instance=instance, run_config=run_config or {}, raise_on_error=False, tags=in_process_run_tags()
+    return execute_job(
+        settings, instance, job_name=job_name, run_config=run_config, tags={"fta/launched_by": "cli"}
     )
 
 

@@ -129,7 +129,7 @@ def _reap(settings: Settings, registry, *, dry_run: bool, actor: str) -> int:  #
     return EXIT_OK
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Any) -> Any:
     """`fta models list|show|promote|rollback|reap`."""
     models = commands.add_parser("models", help="list, show, promote and roll back model versions")
     model_commands = models.add_subparsers(dest="models_command", required=True)
@@ -170,3 +170,4 @@ def add_commands(commands: Any) -> None:
     reap.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
     reap.add_argument("--actor", default=os.environ.get("USER", "cli"))
     models.set_defaults(handler=cmd_models)
+    return model_commands

@@ -252,14 +252,14 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from fine_tuning_assets.tasks.retrieval.serving import NoDocumentsError, RetrievalPredictor, serve_rank
 
     settings = load_settings()
-    engine = open_engine(settings)
     try:
         predictor = RetrievalPredictor.load(
             open_registry(settings), _store(settings), base_model=settings.base_model
         )
     except NoDocumentsError as error:
         raise CliError(str(error)) from None
-    [served] = serve_rank(predictor, [args.query], top_k=args.top_k, engine=engine)
+    # A person trying the model from a shell is not live traffic: nothing goes to the prediction log.
+    [served] = serve_rank(predictor, [args.query], top_k=args.top_k, engine=None)
     results = [
         {"rank": r.rank, "document_id": r.document_id, "score": r.score, "title": r.title}
         for r in served.results

@@ -53,6 +53,10 @@ class RegistryError(ValueError):
     """A registry operation that is not allowed; nothing changed."""
 
 
+class ModelVersionNotFoundError(RegistryError):
+    """No model version has that id."""
+
+
 class PromotionConflictError(RegistryError):
     """Another promotion or rollback changed the active version first; nothing changed."""
 
@@ -485,7 +489,7 @@ class ModelRegistry:
             query = query.with_for_update()
         row = connection.execute(query).first()
         if row is None:
-            raise RegistryError(f"no model version with id {version_id}")
+            raise ModelVersionNotFoundError(f"no model version with id {version_id}")
         return _version_from_row(row)
 
     @staticmethod

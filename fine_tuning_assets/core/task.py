@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy.engine import Engine
 
 from fine_tuning_assets.core.artifacts import ArtifactStore
-from fine_tuning_assets.core.registry import ModelVersion
+from fine_tuning_assets.core.registry import ModelRegistry, ModelVersion
 
 ProgressFn = Callable[[str], None]
 
@@ -134,6 +134,30 @@ class Evaluation:
     note: str = ""
 
 
+#: The formats a task's training data can be exported in (``fta export training-data``, the HTTP API).
+EXPORT_FORMATS: tuple[str, ...] = ("openai_jsonl", "json")
+
+
+@dataclass(frozen=True)
+class TrainingDataExport:
+    """A task's training data as records: OpenAI chat fine-tuning examples, and the task's own JSON records.
+    ``dataset_version`` is the saved training set they came from (None: built from the store just now, as
+    ``origin`` says)."""
+
+    dataset_version: str | None
+    origin: str
+    openai_chat: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    stats: dict[str, Any]
+
+    def in_format(self, export_format: str) -> list[dict[str, Any]]:
+        if export_format not in EXPORT_FORMATS:
+            raise ValueError(
+                f"unknown export format {export_format!r}; use one of {', '.join(EXPORT_FORMATS)}"
+            )
+        return self.openai_chat if export_format == "openai_jsonl" else self.records
+
+
 class Task(Protocol):
     """One kind of decision; see the module docstring."""
 
@@ -150,6 +174,8 @@ class Task(Protocol):
     evaluation_checks: tuple[CheckSpec, ...]  # the first is the blocking promotion gate
     #: Dagster "kinds" shown on each step's asset, by step name.
     kinds: Mapping[str, frozenset[str]]
+    #: The label of a served prediction that says "yes" (dedup: merge; retrieval: relevant), for live precision.
+    positive_label: str
 
     def feedback_counts(self, engine: Engine) -> dict[str, int]: ...
 
@@ -191,6 +217,24 @@ class Task(Protocol):
     ) -> Evaluation: ...
 
     def describe_evaluation(self, report: Mapping[str, Any]) -> StepReport: ...
+
+    def export_training_data(
+        self,
+        engine: Engine,
+        artifacts: ArtifactStore,
+        *,
+        dataset_version: str | None,
+        split: str,
+        settings: TaskSettings,
+    ) -> TrainingDataExport:
+        """The training data of a saved training set (``dataset_version``) or, when None, of the store's
+        decisions now, for one split (``"all"``, or a split name)."""
+        ...
+
+    def load_predictor(self, registry: ModelRegistry, engine: Engine, *, base_model: str | None) -> Any:
+        """What serving loads: the active version's model (or the base model, saying why), with ``model``,
+        ``model_version_id`` and ``fallback_reason`` (see :mod:`fine_tuning_assets.serving.model_cache`)."""
+        ...
 
     def onnx_components(self, directory: Path) -> dict[str, tuple[Path, str]]:
         """The fine-tuned sentence-transformers models in a version's folder that can be exported to ONNX:

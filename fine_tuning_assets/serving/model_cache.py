@@ -135,6 +135,12 @@ class ModelCache:
             self._checked_at[task] = time.monotonic()
         return loaded
 
+    def reload_soon(self, task: str) -> None:
+        """Load the task's predictor again in the background (after this process changed the active version);
+        the loaded one keeps answering until then."""
+        if task in self._loaded:
+            self._reload_in_background(task)
+
     def loaded(self) -> dict[str, Loaded]:
         """What is loaded now, by task (nothing is loaded by asking)."""
         return dict(self._loaded)

@@ -42,6 +42,7 @@ from fine_tuning_assets.core.task import (
     TaskDataError,
     TaskSettings,
     TrainedModel,
+    TrainingDataExport,
 )
 from fine_tuning_assets.tasks.dedup.evaluation import (
     METRIC_COLUMNS,
@@ -186,6 +187,7 @@ class DedupTask:
     """See the module docstring."""
 
     name = "dedup"
+    positive_label = "merge"  # the prediction log's label for a pair the model would merge
     description = "reviewers' decisions on proposed merges of near-duplicate insights"
     model_kind = "pair-model"
     training_set_config = TrainingSetConfig
@@ -520,6 +522,50 @@ class DedupTask:
                 ),
             ],
         )
+
+    def export_training_data(
+        self,
+        engine: Any,
+        artifacts: ArtifactStore,
+        *,
+        dataset_version: str | None,
+        split: str,
+        settings: TaskSettings,
+    ) -> TrainingDataExport:
+        """Labelled pairs of a saved training set or, without ``dataset_version``, of the decisions in the
+        store now (split as the chain would split them, nothing saved)."""
+        from fine_tuning_assets.tasks.dedup.exports import export_counts, json_record, openai_chat_record
+
+        if split != "all" and split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; use all or one of {', '.join(SPLITS)}")
+        if dataset_version:
+            training_set = load_training_set(artifacts, dataset_version)
+            origin = f"training set {training_set.version}"
+        else:
+            store = FeedbackStore(engine)
+            watermark = store.latest_recorded_at()
+            if watermark is None:
+                raise TaskDataError("the feedback store holds no decisions yet: import some first")
+            training_set = build_dedup_training_set(
+                store,
+                recorded_through=watermark,
+                config=TrainingSetConfig(min_examples_per_class=settings.min_examples),
+                base_model=settings.base_model,
+            )
+            origin = f"the feedback store's decisions recorded through {watermark.isoformat()}"
+        examples = training_set.examples if split == "all" else training_set.split(split)
+        return TrainingDataExport(
+            dataset_version=training_set.version if dataset_version else None,
+            origin=origin,
+            openai_chat=[openai_chat_record(e) for e in examples],
+            records=[json_record(e) for e in examples],
+            stats={"dataset_version": training_set.version, **export_counts(examples)},
+        )
+
+    def load_predictor(self, registry: Any, engine: Any, *, base_model: str | None) -> Any:
+        from fine_tuning_assets.tasks.dedup.serving import load_predictor
+
+        return load_predictor(registry, base_model=base_model)
 
     def onnx_components(self, directory: Path) -> dict[str, tuple[Path, str]]:
         from fine_tuning_assets.tasks.dedup.model import BI_ENCODER_DIR, CROSS_ENCODER_DIR

@@ -37,6 +37,7 @@ from fine_tuning_assets.core.task import (
     TaskDataError,
     TaskSettings,
     TrainedModel,
+    TrainingDataExport,
 )
 from fine_tuning_assets.tasks.retrieval.evaluation import (
     EvaluationConfig,
@@ -62,10 +63,37 @@ def _base_model_or_none(name: str) -> str | None:
     return None if name == BUNDLED_BASE_MODEL else name
 
 
+def build_from_store(
+    engine: Any,
+    *,
+    recorded_through: datetime,
+    config: TrainingSetConfig,
+    settings: TaskSettings,
+    progress: ProgressFn | None = None,
+) -> RetrievalTrainingSet:
+    """The training set of the store's documents and ratings up to ``recorded_through`` (not saved)."""
+    from fine_tuning_assets.core.base_model import load_sentence_transformer, resolve_base_model
+
+    config = replace(config, min_queries_with_positive=settings.min_examples)
+    documents, judgements = RetrievalStore(engine).snapshot(recorded_through=recorded_through)
+    model = load_sentence_transformer(resolve_base_model(settings.base_model))
+    return build_training_set(
+        documents,
+        judgements,
+        recorded_through=recorded_through,
+        config=config,
+        mine=mine_hard_negatives_with(
+            model, range_max=config.mining_range_max, relative_margin=config.mining_relative_margin
+        ),
+        progress=progress,
+    )
+
+
 class RetrievalTask:
     """See the module docstring."""
 
     name = "retrieval"
+    positive_label = "relevant"  # the prediction log's label for a result served in the top k
     description = "people's ratings of the documents a search returned for their queries, and the archive"
     model_kind = "retrieval-model"
     training_set_config = TrainingSetConfig
@@ -130,20 +158,8 @@ class RetrievalTask:
             raise TaskDataError(
                 "the store has no retrieval ratings yet; import some first (`fta import retrieval-feedback`)"
             )
-        from fine_tuning_assets.core.base_model import load_sentence_transformer, resolve_base_model
-
-        config = replace(config, min_queries_with_positive=settings.min_examples)
-        documents, judgements = RetrievalStore(engine).snapshot(recorded_through=recorded_through)
-        model = load_sentence_transformer(resolve_base_model(settings.base_model))
-        training_set = build_training_set(
-            documents,
-            judgements,
-            recorded_through=recorded_through,
-            config=config,
-            mine=mine_hard_negatives_with(
-                model, range_max=config.mining_range_max, relative_margin=config.mining_relative_margin
-            ),
-            progress=progress,
+        training_set = build_from_store(
+            engine, recorded_through=recorded_through, config=config, settings=settings, progress=progress
         )
         path = save_training_set(training_set, artifacts)
         stats = training_set.stats()
@@ -361,6 +377,53 @@ class RetrievalTask:
                 )
             ],
         )
+
+    def export_training_data(
+        self,
+        engine: Any,
+        artifacts: ArtifactStore,
+        *,
+        dataset_version: str | None,
+        split: str,
+        settings: TaskSettings,
+    ) -> TrainingDataExport:
+        """Rated queries as OpenAI chat examples and ``{query, pos, neg, score}`` tuples, of a saved training
+        set or, without ``dataset_version``, of the ratings in the store now (nothing saved)."""
+        from fine_tuning_assets.tasks.retrieval.training_set import (
+            document_text,
+            openai_chat_records,
+            tuple_records,
+        )
+
+        if split != "all" and split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; use all or one of {', '.join(SPLITS)}")
+        if dataset_version:
+            training_set = load_training_set(artifacts, dataset_version)
+            origin = f"training set {training_set.version}"
+        else:
+            watermark = RetrievalStore(engine).latest_recorded_at()
+            if watermark is None:
+                raise TaskDataError("the retrieval store holds no ratings yet: import some first")
+            training_set = build_from_store(
+                engine, recorded_through=watermark, config=TrainingSetConfig(), settings=settings
+            )
+            origin = f"the retrieval store's ratings recorded through {watermark.isoformat()}"
+        names = list(SPLITS) if split == "all" else [split]
+        full_text = {d["id"]: document_text(d["title"], d["text"]) for d in training_set.documents}
+        return TrainingDataExport(
+            dataset_version=training_set.version if dataset_version else None,
+            origin=origin,
+            openai_chat=[
+                r for n in names for r in openai_chat_records(training_set.split_queries(n), full_text)
+            ],
+            records=[r for n in names if n != "test" for r in tuple_records(training_set.split_tuples(n))],
+            stats={"dataset_version": training_set.version, **training_set.stats()},
+        )
+
+    def load_predictor(self, registry: Any, engine: Any, *, base_model: str | None) -> Any:
+        from fine_tuning_assets.tasks.retrieval.serving import load_predictor
+
+        return load_predictor(registry, RetrievalStore(engine), base_model=base_model)
 
     def onnx_components(self, directory: Path) -> dict[str, tuple[Path, str]]:
         from fine_tuning_assets.tasks.retrieval.model import FINE_TUNED_EMBEDDING, RERANKER
