@@ -108,7 +108,9 @@ def _error(status_code: int):  # noqa: ANN202
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    from fine_tuning_assets.defs.launch import LaunchError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fine_tuning_assets.defs.launch import InstanceUnavailableError, LaunchError
     from fine_tuning_assets.tasks.dedup.store import FeedbackStoreError
     from fine_tuning_assets.tasks.retrieval.serving import NoDocumentsError
     from fine_tuning_assets.tasks.retrieval.store import RetrievalStoreError
@@ -125,3 +127,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, _error(status.HTTP_400_BAD_REQUEST))
     app.add_exception_handler(ModelLoadError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(DatabaseUnavailableError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
+    app.add_exception_handler(InstanceUnavailableError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
+
+    async def database_refused(_request: Request, error: Exception) -> JSONResponse:
+        detail = getattr(error, "orig", None) or error
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": f"the database refused the operation: {detail}"},
+        )
+
+    app.add_exception_handler(SQLAlchemyError, database_refused)

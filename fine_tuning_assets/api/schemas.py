@@ -13,6 +13,8 @@ MAX_TEXT = 10_000
 MAX_BATCH = 1_000
 
 Text = Field(min_length=1, max_length=MAX_TEXT)
+#: A database id (a 32-bit integer on every backend).
+MAX_ID = 2**31 - 1
 
 
 class Strict(BaseModel):
@@ -87,13 +89,17 @@ class PromoteIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
     expected_active_id: int | None = Field(
         default=None,
+        ge=1,
+        le=MAX_ID,
         description="the version you saw active (None: none was); a promotion made since is a 409, nothing changes",
     )
 
 
 class RollbackIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
-    to_version_id: int | None = Field(default=None, description="default: the version active before it")
+    to_version_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="default: the version active before it"
+    )
 
 
 class MisclassificationOut(BaseModel):

@@ -42,6 +42,10 @@ class LaunchError(ValueError):
     """A job that does not exist, or a run config it does not accept: nothing was started."""
 
 
+class InstanceUnavailableError(RuntimeError):
+    """There is no Dagster instance to run on (DAGSTER_HOME is not set): nothing was started."""
+
+
 def execute_job(
     settings: Settings,
     instance: DagsterInstance,
@@ -91,6 +95,11 @@ def launch_job(
     except DagsterInvalidConfigError as error:
         problems = "; ".join(e.message for e in error.errors) or str(error)
         raise LaunchError(f"the run config of {job_name} is not valid: {problems}") from None
+    if not os.environ.get("DAGSTER_HOME"):
+        raise InstanceUnavailableError(
+            "DAGSTER_HOME is not set: there is no Dagster instance to run on (start `fta serve` from the "
+            "project folder, or set DAGSTER_HOME to the folder holding dagster.yaml)"
+        )
     run_id = make_new_run_id()
     folder = Path(log_folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from fine_tuning_assets.api.dependencies import AdminDep, ServicesDep, known_task
 from fine_tuning_assets.api.schemas import (
+    MAX_ID,
     LiveAccuracyOut,
     ModelEventOut,
     ModelVersionDetail,
@@ -20,6 +22,7 @@ from fine_tuning_assets.api.schemas import (
 from fine_tuning_assets.serving.prediction_log import live_accuracy
 
 router = APIRouter(prefix="/api/models", tags=["models"])
+VersionId = Annotated[int, Path(ge=1, le=MAX_ID, description="a model version's id")]
 
 
 @router.get("", response_model=list[ModelVersionOut])
@@ -59,7 +62,7 @@ def model_status(services: ServicesDep) -> list[TaskModelStatus]:
 
 
 @router.get("/{version_id}", response_model=ModelVersionDetail)
-def get_version(version_id: int, services: ServicesDep) -> ModelVersionDetail:
+def get_version(version_id: VersionId, services: ServicesDep) -> ModelVersionDetail:
     """One version with its evaluation and its audit trail."""
     version = services.registry.get(version_id)
     events = [
@@ -77,7 +80,9 @@ def get_version(version_id: int, services: ServicesDep) -> ModelVersionDetail:
 
 
 @router.post("/{version_id}/promote", response_model=ModelVersionOut)
-def promote(version_id: int, body: PromoteIn, services: ServicesDep, actor: AdminDep) -> ModelVersionOut:
+def promote(
+    version_id: VersionId, body: PromoteIn, services: ServicesDep, actor: AdminDep
+) -> ModelVersionOut:
     """Make a staged version active. ``expected_active_id`` is the version you saw active: when another
     promotion or rollback changed it since, the answer is 409 and nothing changes."""
     version = services.registry.get(version_id)
@@ -89,7 +94,9 @@ def promote(version_id: int, body: PromoteIn, services: ServicesDep, actor: Admi
 
 
 @router.post("/{version_id}/rollback", response_model=ModelVersionOut)
-def rollback(version_id: int, body: RollbackIn, services: ServicesDep, actor: AdminDep) -> ModelVersionOut:
+def rollback(
+    version_id: VersionId, body: RollbackIn, services: ServicesDep, actor: AdminDep
+) -> ModelVersionOut:
     """Roll back ``version_id``, the active version: the previous one (or ``to_version_id``) is active again,
     and the rolled-back one is marked failed. Answers with the version now active."""
     bad = services.registry.get(version_id)
@@ -102,7 +109,7 @@ def rollback(version_id: int, body: RollbackIn, services: ServicesDep, actor: Ad
 
 @router.get("/{version_id}/live", response_model=LiveAccuracyOut)
 def live(
-    version_id: int, services: ServicesDep, limit: int = Query(default=20, ge=0, le=1000)
+    version_id: VersionId, services: ServicesDep, limit: int = Query(default=20, ge=0, le=1000)
 ) -> LiveAccuracyOut:
     """How the version did on live traffic: its logged predictions whose item a human decided later."""
     version = services.registry.get(version_id)

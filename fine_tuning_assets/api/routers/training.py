@@ -71,7 +71,8 @@ def _instance(services: Services):  # -> DagsterInstance
             services.dagster_instance = DagsterInstance.get()
         except Exception as error:  # DAGSTER_HOME unset or its dagster.yaml broken
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, f"the Dagster instance is not available: {error}"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the Dagster instance is not available: {str(error).strip().splitlines()[0]}",
             ) from None
     return services.dagster_instance
 
@@ -84,7 +85,6 @@ def start_run(body: RunIn, services: ServicesDep, actor: AdminDep) -> RunOut:
     from fine_tuning_assets.defs.launch import launch_job
 
     known_task(services, body.task)
-    _instance(services)
     run_id = launch_job(
         services.settings,
         job_name=f"{body.task}_{body.job}",
