@@ -14,6 +14,7 @@ from fine_tuning_assets.defs.resources import (
     FineTuningSettingsResource,
     ModelRegistryResource,
 )
+from fine_tuning_assets.defs.serving import build_serving_definitions
 from fine_tuning_assets.tasks import TASKS
 
 
@@ -29,6 +30,10 @@ def build_definitions(settings: Settings) -> Definitions:
         )
         schedules += task_schedules
         sensors += task_sensors
+    serving_assets, serving_jobs, serving_schedules = build_serving_definitions(list(TASKS))
+    assets += serving_assets
+    jobs += serving_jobs
+    schedules += serving_schedules
     return Definitions(
         assets=assets,
         jobs=jobs,

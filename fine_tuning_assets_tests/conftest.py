@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +18,36 @@ from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch,
 from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FTA = str(Path(sys.executable).with_name("fta"))
+
+
+def fta(project: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """`fta args` run as a user runs it from the project folder ``project`` (FTA_HOME=project/.fta)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FTA_", "FINETUNE_", "DAGSTER_"))}
+    environ.update({"FTA_HOME": str(project / ".fta"), **env})
+    completed = subprocess.run(
+        [FTA, *args], cwd=project, env=environ, capture_output=True, text=True, timeout=900
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(
+            f"fta {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
+        )
+    return completed
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Path:
+    """A temporary project folder holding dagster.yaml (what `fta` needs from a checkout)."""
+    folder = tmp_path_factory.mktemp("checkout")
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", folder / "dagster.yaml")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo(project) -> subprocess.CompletedProcess:
+    """`fta demo` (both chains, short training) run once in ``project``: trained, active models to use."""
+    return fta(project, "demo", "--epochs", "1", "--max-train-minutes", "3")
 
 
 @pytest.fixture(autouse=True)

@@ -10,40 +10,12 @@ import csv
 import io
 import json
 import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-import pytest
+from conftest import FTA, fta
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FTA = str(Path(sys.executable).with_name("fta"))
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("checkout")
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", folder / "dagster.yaml")
-    return folder
-
-
-def fta(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTA_", "FINETUNE_", "DAGSTER_"))}
-    env["FTA_HOME"] = str(project / ".fta")
-    completed = subprocess.run(
-        [FTA, *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
-    )
-    if check and completed.returncode != 0:
-        raise AssertionError(
-            f"fta {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
-        )
-    return completed
-
-
-@pytest.fixture(scope="module")
-def demo(project) -> subprocess.CompletedProcess:
-    return fta(project, "demo", "--epochs", "1", "--max-train-minutes", "3")
+# `project` (a temporary checkout) and `demo` (`fta demo` run in it once) are session fixtures in conftest.py:
+# the HTTP server tests (test_api_server.py) serve a copy of the same trained models.
 
 
 def test_demo_seeds_runs_the_chain_and_compares_with_the_base_model(project, demo):

@@ -273,3 +273,49 @@ def test_the_vector_index_takes_concurrent_adds_and_searches(tmp_path):
     for t in threads:
         t.join()
     assert not errors and len(index) == 600
+
+
+def test_the_live_accuracy_assets_show_each_served_version_in_the_dagster_ui(tmp_path):
+    from dagster import DagsterInstance
+
+    from fine_tuning_assets.core.config import Settings
+    from fine_tuning_assets.definitions import build_definitions
+
+    settings = Settings.from_env({"FTA_HOME": str(tmp_path / "fta")})
+    engine = open_database(settings.database_url)
+    log_predictions(engine, [_logged("k1", "merge", probability=0.99, band="auto_merge", automatic=True)])
+    from fine_tuning_assets.serving.prediction_log import record_outcomes
+
+    with engine.begin() as connection:
+        record_outcomes(connection, task="dedup", outcomes={"k1": "separate"}, source="t")
+    job = build_definitions(settings).resolve_job_def("live_accuracy")
+    result = job.execute_in_process(instance=DagsterInstance.ephemeral())
+    assert result.success
+    [dedup] = [
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "dedup_live_accuracy"
+    ]
+    assert dedup["predictions_logged"].value == 1 and dedup["decided_by_a_human"].value == 1
+    assert "base (fallback)" in dedup["by_version"].value and "1.000" in dedup["by_version"].value
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "fine_tuning_assets.serving.prediction_log",
+        "fine_tuning_assets.serving.model_cache",
+        "fine_tuning_assets.serving.vector_index",
+        "fine_tuning_assets.tasks.dedup.examples",
+        "fine_tuning_assets.tasks.dedup.ingestion",
+        "fine_tuning_assets.defs.launch",
+        "fine_tuning_assets.api.app",
+    ],
+)
+def test_module_doctests_pass(module, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted and not result.failed

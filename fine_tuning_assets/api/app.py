@@ -8,7 +8,7 @@ contract, 503 a database or model that cannot be reached.
 Example:
     >>> from fastapi.testclient import TestClient
     >>> from fine_tuning_assets.core.config import Settings
-    >>> app = create_app(Settings.from_env({"FTA_HOME": "/tmp/fta-api-doctest"}), api_token=None)
+    >>> app = create_app(Settings.from_env({"FTA_HOME": "fta-api-doctest"}), api_token=None)
     >>> with TestClient(app) as client:
     ...     client.get("/api/health").json()["tasks"], client.post("/api/runs", json={"task": "dedup"}).status_code
     (['dedup', 'retrieval'], 403)

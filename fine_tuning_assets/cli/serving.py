@@ -63,8 +63,8 @@ def _insight_index(settings, *, progress: bool):  # noqa: ANN001, ANN202
         FeedbackStore(open_engine(settings)),
         settings.home / "serving" / "indexes",
         base_model=settings.base_model,
+        progress=(lambda message: print(message, file=sys.stderr)) if progress else None,
     )
-    index.sync(progress=(lambda message: print(message, file=sys.stderr)) if progress else None)
     return index
 
 

@@ -8,8 +8,8 @@ so that if it dies :mod:`fine_tuning_assets.defs.crash_recovery` can tell and se
 
 Example (a bad run config is refused before anything starts):
     >>> from fine_tuning_assets.core.config import Settings
-    >>> launch_job(Settings.from_env({"FTA_HOME": "/tmp/fta-doctest"}), job_name="dedup_chain",
-    ...            run_config={"ops": {"nope": {}}}, log_folder="/tmp/fta-doctest/runs")
+    >>> launch_job(Settings.from_env({"FTA_HOME": "fta-doctest"}), job_name="dedup_chain",
+    ...            run_config={"ops": {"nope": {}}}, log_folder="fta-doctest/runs")
     Traceback (most recent call last):
     ...
     fine_tuning_assets.defs.launch.LaunchError: the run config of dedup_chain is not valid: ...

@@ -36,7 +36,6 @@ def insight_index(services: Services) -> InsightIndex:
                 services.settings.home / "serving" / "indexes",
                 base_model=services.settings.base_model,
             )
-            services.insight_index.sync()
         return services.insight_index
 
 

@@ -81,12 +81,25 @@ class InsightIndex:
         self._saved_at = time.monotonic()
 
     @classmethod
-    def open(cls, store: FeedbackStore, root: str | Path, *, base_model: str | None) -> InsightIndex:
+    def open(
+        cls,
+        store: FeedbackStore,
+        root: str | Path,
+        *,
+        base_model: str | None,
+        progress: ProgressFn | None = None,
+    ) -> InsightIndex:
+        """The index saved under ``root`` for ``base_model`` (a new one for a model it has not seen), brought
+        up to date with the store."""
         name = base_model or BUNDLED_BASE_MODEL
         encoder = load_sentence_transformer(resolve_base_model(base_model))
         ndim = encoder.get_embedding_dimension()
         folder = index_folder(root, name="insights", encoder_name=name)
-        return cls(store, VectorIndex.open(folder, encoder_name=name, ndim=ndim), encoder, base_model=name)
+        opened = cls(store, VectorIndex.open(folder, encoder_name=name, ndim=ndim), encoder, base_model=name)
+        opened.sync(
+            full=True, progress=progress
+        )  # whatever was stored since the index was last saved, by any process
+        return opened
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 128) -> np.ndarray:
         return np.asarray(
@@ -100,9 +113,12 @@ class InsightIndex:
             dtype=np.float32,
         )
 
-    def sync(self, *, progress: ProgressFn | None = None, batch_size: int = 2048) -> int:
-        """Add the insights stored since the index's watermark; how many were added."""
-        watermark = datetime.fromisoformat(self.index.watermark) if self.index.watermark else None
+    def sync(self, *, progress: ProgressFn | None = None, batch_size: int = 2048, full: bool = False) -> int:
+        """Add the insights stored since the index's watermark (``full``: every insight not yet indexed, as
+        when the index is opened); how many were added."""
+        watermark = (
+            datetime.fromisoformat(self.index.watermark) if self.index.watermark and not full else None
+        )
         rows = [(i, at) for i, at in self.store.insights_created_since(watermark) if i.id not in self.index]
         added = 0
         for start in range(0, len(rows), batch_size):
@@ -111,7 +127,10 @@ class InsightIndex:
             if progress:
                 progress(f"indexed {start + len(chunk)} of {len(rows)} new insights")
         if rows:
-            self.index.watermark = max(at for _, at in rows).isoformat()
+            latest = max(at for _, at in rows)
+            if watermark is None and self.index.watermark:
+                latest = max(latest, datetime.fromisoformat(self.index.watermark))
+            self.index.watermark = latest.isoformat()
         self.save_if_due(force=added > 1000)
         return added
 

@@ -442,11 +442,13 @@ class FeedbackStore:
         )
 
     def insights_created_since(self, created_at: datetime | None) -> list[tuple[Insight, datetime]]:
-        """Insights stored at or after ``created_at`` (every insight when None), oldest first, each with the
-        time it was stored: what an index of the insights syncs from."""
+        """Insights stored after ``created_at`` (every insight when None), oldest first, each with the time
+        it was stored: what an index of the insights syncs from. Writes record their time in commit order
+        (:func:`~fine_tuning_assets.core.store_writes.serialize_feedback_writes`), so nothing is stored
+        later with a time at or before one already read."""
         query = sa.select(insights).order_by(insights.c.created_at, insights.c.id)
         if created_at is not None:
-            query = query.where(insights.c.created_at >= created_at)
+            query = query.where(insights.c.created_at > created_at)
         with self.engine.connect() as connection:
             return [(_insight_from_row(row), as_utc(row.created_at)) for row in connection.execute(query)]
 
