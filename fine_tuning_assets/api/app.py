@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -42,12 +43,24 @@ from fine_tuning_assets.serving.model_cache import ModelCache
 log = logging.getLogger(__name__)
 
 
+def _open_index_quietly(services: Services) -> None:
+    try:
+        dedup.insight_index(services)
+    except Exception:  # the first check will raise it again, to its caller
+        log.exception("could not open the insight index")
+
+
 def create_app(
-    settings: Settings | None = None, *, api_token: str | None = "env", refresh_seconds: float = 1.0
+    settings: Settings | None = None,
+    *,
+    api_token: str | None = "env",
+    refresh_seconds: float = 1.0,
+    open_insight_index: bool = True,
 ) -> FastAPI:
     """The API over ``settings`` (default: the environment). ``api_token``: the admin token (default
     ``FTA_API_TOKEN``; None or empty: admin endpoints refused). The registry is checked for a new active
-    version at most every ``refresh_seconds``."""
+    version at most every ``refresh_seconds``. ``open_insight_index``: build or sync the ingestion check's
+    index when the app starts (in the background)."""
     settings = settings or Settings.from_env()
     token = os.environ.get("FTA_API_TOKEN") if api_token == "env" else api_token
 
@@ -76,6 +89,12 @@ def create_app(
             run_logs=settings.home / "runs",
         )
         log.info("serving %s from %s", ", ".join(tasks), redact_url(settings.database_url))
+        if "dedup" in tasks and open_insight_index:
+            # The first ingestion check should not wait for the index to be built or synced: open it now
+            # (a check arriving before it is ready waits for it).
+            threading.Thread(
+                target=_open_index_quietly, args=(app.state.services,), name="insight-index", daemon=True
+            ).start()
         yield
         cache.wait_for_reloads(timeout=30)
         if app.state.services.insight_index is not None:

@@ -86,7 +86,7 @@ def cmd_check_insight(args: argparse.Namespace) -> int:
         save=not args.dry_run,
         k=args.k,
     )
-    index.save_if_due(force=True)
+    index.save_if_due()  # a large build saved itself; one new insight is synced from the store next time
     if args.json:
         print(json.dumps(asdict(check), indent=2, default=str, ensure_ascii=False))
     else:
@@ -144,7 +144,7 @@ def cmd_cluster_all(args: argparse.Namespace) -> int:
         progress=progress,
     )
     bar.close()
-    index.save_if_due(force=True)
+    index.save_if_due()
     if report.fallback_reason:
         print(f"FALLBACK to base similarity: {report.fallback_reason}")
     high = sum(c.priority == "high" for c in report.clusters)

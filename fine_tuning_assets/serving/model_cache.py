@@ -59,10 +59,18 @@ class Loaded:
     load_seconds: float
     cache: LRUCache = field(default_factory=lambda: LRUCache(maxsize=DEFAULT_PREDICTION_CACHE_SIZE))
     cache_hits: int = 0
+    #: One prediction at a time per loaded model: the model uses every core for one batch, and its caches
+    #: (the prediction cache, the scorers' embedding caches) are not thread-safe.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cached(self, keys: Sequence[Hashable], compute: Callable[[list[int]], Sequence[T]]) -> list[T]:
         """The value of each key from the prediction cache, computing the missing ones together
-        (``compute`` gets their positions in ``keys`` and returns their values in that order)."""
+        (``compute`` gets their positions in ``keys`` and returns their values in that order), under
+        :attr:`lock`."""
+        with self.lock:
+            return self._cached(keys, compute)
+
+    def _cached(self, keys: Sequence[Hashable], compute: Callable[[list[int]], Sequence[T]]) -> list[T]:
         values: list[Any] = [None] * len(keys)
         missing: list[int] = []
         for index, key in enumerate(keys):

@@ -19,9 +19,9 @@ router = APIRouter(prefix="/api/retrieval", tags=["retrieval"])
 @router.post("/rank", response_model=RankOut)
 def rank(body: RankIn, services: ServicesDep) -> RankOut:
     """The top documents for a query by the active retrieval model (each returned result logged)."""
-    [served] = serve_rank(
-        services.models.get(TASK).predictor, [body.query], top_k=body.top_k, engine=services.engine
-    )
+    loaded = services.models.get(TASK)
+    with loaded.lock:
+        [served] = serve_rank(loaded.predictor, [body.query], top_k=body.top_k, engine=services.engine)
     return RankOut(**asdict(served))
 
 

@@ -63,8 +63,9 @@ DEFAULT_CANDIDATES = 10
 DEFAULT_REVIEW_FLOOR = 0.5
 #: The most insights one proposed cluster holds.
 MAX_CLUSTER_SIZE = 8
-#: A growing index is written to disk at most this often while serving (and when the process stops).
-SAVE_EVERY_SECONDS = 30.0
+#: A growing index is written to disk at most this often while serving (and when the server stops); what was
+#: not saved is synced again from the store when the index is next opened.
+SAVE_EVERY_SECONDS = 300.0
 ProgressFn = Callable[[str], None]
 
 
