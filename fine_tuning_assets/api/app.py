@@ -44,10 +44,14 @@ log = logging.getLogger(__name__)
 
 
 def _open_index_quietly(services: Services) -> None:
+    services.insight_index_state = "building"
     try:
         dedup.insight_index(services)
-    except Exception:  # the first check will raise it again, to its caller
+    except Exception as error:  # the first check will raise it again, to its caller
+        services.insight_index_state = f"failed: {error}"
         log.exception("could not open the insight index")
+    else:
+        services.insight_index_state = "ready"
 
 
 def create_app(
@@ -110,8 +114,9 @@ def create_app(
 
     @app.get("/api/health", tags=["health"])
     def health(request: Request) -> dict:
-        """Liveness, and the tasks this server answers for."""
-        return {"status": "ok", "tasks": list(request.app.state.services.tasks)}
+        """Liveness, the tasks this server answers for, and whether the ingestion check's index is ready."""
+        services = request.app.state.services
+        return {"status": "ok", "tasks": list(services.tasks), "insight_index": services.insight_index_state}
 
     for router in (models.router, dedup.router, retrieval.router, training.router):
         app.include_router(router)

@@ -32,7 +32,8 @@ class Services:
     tasks: dict[str, Any]
     api_token: str | None
     run_logs: Path
-    insight_index: Any = None  # the dedup InsightIndex, opened on first use
+    insight_index: Any = None  # the dedup InsightIndex, opened when the app starts or on first use
+    insight_index_state: str = "not opened"
     dagster_instance: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -162,7 +162,7 @@ class InsightCheckIn(Strict):
     text: str = Text
     insight_id: str | None = Field(default=None, max_length=200, description="default: derived from the text")
     save: bool = Field(default=True, description="store the insight and, when unsure, a pending cluster")
-    k: int = Field(default=10, ge=1, le=100, description="candidates the pair model scores")
+    k: int = Field(default=20, ge=1, le=100, description="candidates the pair model scores")
 
 
 class MatchOut(BaseModel):

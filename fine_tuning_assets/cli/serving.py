@@ -247,7 +247,7 @@ def add_commands(commands: Any, model_commands: Any) -> None:
     )
     check.add_argument("text")
     check.add_argument("--id", help="the insight's id (default: derived from its text)")
-    check.add_argument("--k", type=int, default=10, help="candidates scored by the pair model (default 10)")
+    check.add_argument("--k", type=int, default=20, help="candidates scored by the pair model (default 20)")
     check.add_argument(
         "--dry-run", action="store_true", help="store nothing (the prediction is still logged)"
     )

@@ -36,6 +36,7 @@ def insight_index(services: Services) -> InsightIndex:
                 services.settings.home / "serving" / "indexes",
                 base_model=services.settings.base_model,
             )
+            services.insight_index_state = "ready"
         return services.insight_index
 
 

@@ -1330,6 +1330,9 @@ class _RoundOutput:
     metadata: list[dict[str, Any]]
     #: Decided clusters in ``decided_at`` order, then the pending ones; members index ``statements``.
     clusters: list[_DraftCluster]
+    #: The claim each statement states (family and slot values): statements with the same claim are true
+    #: duplicates, whether or not a reviewer ever saw them together.
+    claims: list[str] = field(default_factory=list)
 
 
 _SIMILARITY_BY_ROLE: dict[str, tuple[float, float]] = {
@@ -1720,7 +1723,8 @@ class _DemoBuilder:
             )
             for c in [*decided, *pending]
         ]
-        return _RoundOutput(statements, metadata, clusters)
+        claims = [f"{self.insights[d].family.name}|{sorted(self.insights[d].meaning)}" for d in order]
+        return _RoundOutput(statements, metadata, clusters, claims)
 
 
 def _assemble(rounds: Sequence[_RoundOutput]) -> tuple[DecisionBatch, dict[str, DemoClusterKind]]:
@@ -1885,6 +1889,26 @@ def generate_demo_decisions_with_kinds(
         for number in range(rounds)
     ]
     return _assemble(outputs)
+
+
+def demo_claims(*, seed: int = 7, rounds: int = DEFAULT_ROUNDS) -> dict[str, str]:
+    """The claim behind each demo insight (by id): insights with the same claim are true duplicates — the
+    ground truth the generator knows, beyond what reviewers decided (the rounds never cluster together the
+    paraphrases they share). For benchmarks of candidate retrieval.
+
+    Example:
+        >>> claims = demo_claims(seed=7, rounds=1)
+        >>> len(claims) == len(generate_demo_decisions(seed=7, rounds=1).insights)
+        True
+    """
+    taken: set[str] = set()
+    outputs = [
+        _generate_round(round_seed(seed, number), taken=taken, window=_round_window(number, rounds))
+        for number in range(rounds)
+    ]
+    batch, _ = _assemble(outputs)
+    every = [claim for output in outputs for claim in output.claims]
+    return {insight.id: claim for insight, claim in zip(batch.insights, every, strict=True)}
 
 
 def generate_demo_decisions(*, seed: int = 7, rounds: int = DEFAULT_ROUNDS) -> DecisionBatch:

@@ -56,8 +56,10 @@ from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch,
 from fine_tuning_assets.tasks.dedup.serving import ServedPair, log_served_pairs, serve_pairs
 from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
-#: Candidates the pair model scores for each new insight.
-DEFAULT_CANDIDATES = 10
+#: Candidates the pair model scores for each new insight. On the demo data a true duplicate (another insight
+#: stating the same claim) is among the 20 nearest in 99.1% of cases, among the 10 nearest in 95.8%
+#: (bench/serving.py).
+DEFAULT_CANDIDATES = 20
 #: Below the review band, a best match at or above this probability still asks a reviewer ("normal"
 #: priority) when the serving bands have no keep-separate threshold (which is the floor when they do).
 DEFAULT_REVIEW_FLOOR = 0.5
