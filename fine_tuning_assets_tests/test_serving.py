@@ -319,3 +319,25 @@ def test_module_doctests_pass(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted and not result.failed
+
+
+def test_the_insight_index_follows_the_store_whoever_writes_to_it(sqlite_url, tmp_path):
+    from fine_tuning_assets.tasks.dedup.ingestion import InsightIndex
+
+    store = FeedbackStore(open_database(sqlite_url))
+    store.add_decisions(DecisionBatch((Insight("a", A), Insight("b", B)), ()), kind="t", source="t")
+    index = InsightIndex.open(store, tmp_path / "indexes", base_model=None)
+    assert len(index.index) == 2 and index.index.watermark is not None
+    assert index.sync() == 0, "nothing new"
+    store.add_decisions(DecisionBatch((Insight("c", C),), ()), kind="t", source="another process")
+    assert index.sync() == 1 and "c" in index.index
+    index.add("d", index.embed(["Aspirin thins the blood."])[0])  # what a check stored and indexed itself
+    store.add_decisions(DecisionBatch((Insight("d", "Aspirin thins the blood."),), ()), kind="t", source="t")
+    watermark = index.index.watermark
+    assert index.sync() == 0 and index.index.watermark > watermark, "read once, then past it"
+    # Not saved (less than SAVE_EVERY_SECONDS): a new process catches up from the store when it opens it.
+    store.add_decisions(DecisionBatch((Insight("e", "Zinc shortens colds."),), ()), kind="t", source="t")
+    reopened = InsightIndex.open(store, tmp_path / "indexes", base_model=None)
+    assert {"a", "b", "c", "d", "e"} <= {i for i, _ in reopened.candidates(reopened.embed([A])[0], k=10)}
+    [(nearest, similarity)] = reopened.candidates(reopened.embed([B])[0], k=1, exclude=["b"])
+    assert nearest == "a" and similarity > 0.5

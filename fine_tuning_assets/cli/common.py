@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -86,6 +87,19 @@ def require_writable_home(settings: Settings, *, command: str) -> None:
             f"FTA_HOME {settings.home} is not writable: {error}. fta {command} keeps its database, training "
             "sets and models there; set FTA_HOME to a writable folder"
         ) from None
+
+
+def exit_for_fallback(fallback_reason: str | None, *, allow_fallback: bool, what: str) -> int:
+    """EXIT_FALLBACK (4) with a message on stderr when the base model answered (``fallback_reason``) and
+    ``--allow-fallback`` was not given; EXIT_OK otherwise. ``what``: what came from the fallback."""
+    if fallback_reason and not allow_fallback:
+        print(
+            f"fta: {what} came from the base-model fallback ({fallback_reason}), not a trained model; pass "
+            "--allow-fallback to accept it",
+            file=sys.stderr,
+        )
+        return EXIT_FALLBACK
+    return EXIT_OK
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ from fine_tuning_assets.cli.common import (
     check_writable,
     count_noun,
     evaluation_output,
+    exit_for_fallback,
     load_settings,
     open_engine,
     open_registry,
@@ -307,14 +308,9 @@ def cmd_predict_merge(args: argparse.Namespace) -> int:
             )
     else:
         _predict_file(predictor, pairs, args=args, output_format=output_format)
-    if predictor.fallback_reason and not args.allow_fallback:
-        print(
-            f"fta: the decisions above came from the base-model fallback ({predictor.fallback_reason}), "
-            "not a trained model; pass --allow-fallback to accept them",
-            file=sys.stderr,
-        )
-        return EXIT_FALLBACK
-    return EXIT_OK
+    return exit_for_fallback(
+        predictor.fallback_reason, allow_fallback=args.allow_fallback, what="the decisions above"
+    )
 
 
 def _prediction_record(prediction) -> dict[str, Any]:  # noqa: ANN001

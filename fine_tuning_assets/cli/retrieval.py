@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from fine_tuning_assets.cli.common import (
     CliError,
     add_model_version_option,
     evaluation_output,
+    exit_for_fallback,
     load_settings,
     open_engine,
     open_registry,
@@ -283,14 +283,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
             print(f"FALLBACK to the base embedding: {fallback_reason}")
         print(f"top {len(results)} of {len(predictor.ranker.corpus.ids)} documents by {served.model}:")
         print_table(results, ["rank", "document_id", "score", "title"])
-    if fallback_reason and not args.allow_fallback:
-        print(
-            f"fta: the ranking above came from the base-embedding fallback ({fallback_reason}); pass "
-            "--allow-fallback to accept it",
-            file=sys.stderr,
-        )
-        return EXIT_FALLBACK
-    return EXIT_OK
+    return exit_for_fallback(fallback_reason, allow_fallback=args.allow_fallback, what="the ranking above")
 
 
 # -- printing a chain's evaluation -----------------------------------------------------------------------

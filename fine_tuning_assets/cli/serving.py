@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from fine_tuning_assets.cli.common import (
-    EXIT_FALLBACK,
     EXIT_OK,
     CliError,
+    exit_for_fallback,
     load_settings,
     open_engine,
     open_registry,
@@ -108,14 +108,9 @@ def cmd_check_insight(args: argparse.Namespace) -> int:
         for note in check.notes:
             print(note)
         print(f"checked against {len(index.index)} insights in {check.latency_ms:.0f} ms")
-    if check.fallback_reason and not args.allow_fallback:
-        print(
-            f"fta: the answer above came from the base-model fallback ({check.fallback_reason}); pass "
-            "--allow-fallback to accept it",
-            file=sys.stderr,
-        )
-        return EXIT_FALLBACK
-    return EXIT_OK
+    return exit_for_fallback(
+        check.fallback_reason, allow_fallback=args.allow_fallback, what="the answer above"
+    )
 
 
 def cmd_cluster_all(args: argparse.Namespace) -> int:
@@ -157,10 +152,9 @@ def cmd_cluster_all(args: argparse.Namespace) -> int:
             else f"{report.new_clusters} new pending clusters stored"
         )
     )
-    if report.fallback_reason and not args.allow_fallback:
-        print("fta: pass --allow-fallback to accept clusters proposed by the base model", file=sys.stderr)
-        return EXIT_FALLBACK
-    return EXIT_OK
+    return exit_for_fallback(
+        report.fallback_reason, allow_fallback=args.allow_fallback, what="the clusters above"
+    )
 
 
 def cmd_live_accuracy(args: argparse.Namespace) -> int:

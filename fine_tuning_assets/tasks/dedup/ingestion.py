@@ -117,23 +117,28 @@ class InsightIndex:
         )
 
     def sync(self, *, progress: ProgressFn | None = None, batch_size: int = 2048, full: bool = False) -> int:
-        """Add the insights stored since the index's watermark (``full``: every insight not yet indexed, as
-        when the index is opened); how many were added."""
-        watermark = (
-            datetime.fromisoformat(self.index.watermark) if self.index.watermark and not full else None
-        )
-        rows = [(i, at) for i, at in self.store.insights_created_since(watermark) if i.id not in self.index]
+        """Add the insights stored since the index's watermark; with ``full`` (when the index is opened),
+        every stored insight the index lacks, whenever it was stored. How many were added."""
+        if full:
+            ids, latest = self.store.insight_ids()
+            missing = [i for i in ids if i not in self.index]
+            found = self.store.insights(missing) if missing else {}
+            rows = [found[i] for i in missing if i in found]
+        else:
+            watermark = datetime.fromisoformat(self.index.watermark) if self.index.watermark else None
+            fetched = self.store.insights_created_since(watermark)
+            # Past everything read: indexed now, or already (an insight a check added itself).
+            latest = max((at for _, at in fetched), default=None)
+            rows = [i for i, _ in fetched if i.id not in self.index]
         added = 0
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            added += self.index.add([i.id for i, _ in chunk], self.embed([i.statement for i, _ in chunk]))
+            added += self.index.add([i.id for i in chunk], self.embed([i.statement for i in chunk]))
             if progress:
                 progress(f"indexed {start + len(chunk)} of {len(rows)} new insights")
-        if rows:
-            latest = max(at for _, at in rows)
-            if watermark is None and self.index.watermark:
-                latest = max(latest, datetime.fromisoformat(self.index.watermark))
-            self.index.watermark = latest.isoformat()
+        if latest is not None:
+            current = datetime.fromisoformat(self.index.watermark) if self.index.watermark else None
+            self.index.watermark = max(latest, current or latest).isoformat()
         self.save_if_due(force=added > 1000)
         return added
 

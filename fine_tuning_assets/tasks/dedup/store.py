@@ -452,6 +452,14 @@ class FeedbackStore:
         with self.engine.connect() as connection:
             return [(_insight_from_row(row), as_utc(row.created_at)) for row in connection.execute(query)]
 
+    def insight_ids(self) -> tuple[list[str], datetime | None]:
+        """Every stored insight's id, and the latest time one was stored (read first: an insight stored
+        while the ids are read is after it)."""
+        with self.engine.connect() as connection:
+            latest = connection.execute(sa.select(sa.func.max(insights.c.created_at))).scalar()
+            ids = list(connection.execute(sa.select(insights.c.id)).scalars())
+        return ids, as_utc(latest)
+
     def get_cluster(self, cluster_id: str) -> MergeCluster | None:
         with self.engine.connect() as connection:
             return self._load_clusters(connection, [cluster_id]).get(cluster_id)
