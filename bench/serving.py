@@ -296,6 +296,76 @@ def bench_http(home: Path, *, pairs: int, batch: int, singles: int) -> dict[str,
     }
 
 
+# -- (d) a promotion picked up -------------------------------------------------------------------------
+def bench_pickup(home: Path, *, repeats: int = 3) -> dict[str, Any]:
+    """Seconds from a promotion (and a rollback) through the API to the first /api/dedup/predict answer by
+    the new active version: a second version registered with the active one's files, as a retrain would."""
+    import httpx
+
+    from fine_tuning_assets.core.database import open_database
+    from fine_tuning_assets.core.registry import ModelRegistry
+
+    registry = ModelRegistry(open_database(f"sqlite:///{home / 'fta.sqlite'}"))
+    v1 = registry.active("dedup")
+    workdir = Path(tempfile.mkdtemp(prefix="fta-bench-pickup-"))
+    server, url = start_server(home, workdir)
+    auth = {"Authorization": "Bearer bench"}
+    timings: dict[str, list[float]] = {"promote": [], "rollback": []}
+    try:
+        client = httpx.Client(base_url=url, timeout=300)
+        for _ in range(600):
+            try:
+                health = client.get("/api/health")
+                if health.status_code == 200 and health.json()["insight_index"] != "building":
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+
+        def answered_by(version_id: int, started: float) -> float:
+            n = 0
+            while True:
+                n += 1
+                answer = client.post(
+                    "/api/dedup/predict", json={"text_a": f"Claim {n} a.", "text_b": f"Claim {n} b."}
+                )
+                if answer.json()["model_version_id"] == version_id:
+                    return time.perf_counter() - started
+                time.sleep(0.05)
+
+        answered_by(v1.id, time.perf_counter())
+        for _ in range(repeats):
+            v2 = registry.register(
+                task="dedup",
+                model_kind=v1.model_kind,
+                base_model=v1.base_model,
+                dataset_version=v1.dataset_version,
+                config=v1.config,
+                actor="bench",
+            )
+            registry.transition(
+                v2.id, "evaluating", actor="bench", reason="bench", artifact_path=v1.artifact_path
+            )
+            registry.transition(v2.id, "staged", actor="bench", reason="bench", evaluation=v1.evaluation)
+            started = time.perf_counter()
+            client.post(
+                f"/api/models/{v2.id}/promote",
+                json={"reason": "bench", "expected_active_id": v1.id},
+                headers=auth,
+            ).raise_for_status()
+            timings["promote"].append(answered_by(v2.id, started))
+            started = time.perf_counter()
+            client.post(
+                f"/api/models/{v2.id}/rollback", json={"reason": "bench"}, headers=auth
+            ).raise_for_status()
+            timings["rollback"].append(answered_by(v1.id, started))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {name: [round(t, 2) for t in values] for name, values in timings.items()}
+
+
 # -- (b) recall on the demo data -----------------------------------------------------------------------
 def bench_recall(home: Path, ks: list[int]) -> dict[str, Any]:
     """For each demo insight that has a true duplicate (another insight stating the same claim, as the demo
@@ -483,6 +553,15 @@ def write_markdown(report: dict[str, Any]) -> str:
             f"| one pair: p50 / p99 ms | {a['in_process_single']['p50_ms']} / {a['in_process_single']['p99_ms']} | {a['http_single']['p50_ms']} / {a['http_single']['p99_ms']} | |",
             "",
         ]
+    p = report.get("pickup_seconds")
+    if p:
+        lines += [
+            "## A promotion or rollback through the API, until /api/dedup/predict answers with it",
+            "",
+            f"promote: {', '.join(f'{t} s' for t in p['promote'])}; rollback: {', '.join(f'{t} s' for t in p['rollback'])} "
+            "(the server checks the registry every second and loads the version in the background).",
+            "",
+        ]
     r = report.get("recall")
     if r:
         lines += [
@@ -529,7 +608,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=512)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--singles", type=int, default=100)
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: http, recall, scale")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated parts to skip: http, pickup, recall, scale"
+    )
     args = parser.parse_args()
     source = Path(args.home)
     home = Path(tempfile.mkdtemp(prefix="fta-bench-home-"))
@@ -546,6 +627,9 @@ def main() -> None:
     if "http" not in skip:
         report["http"] = bench_http(home, pairs=args.pairs, batch=args.batch, singles=args.singles)
         print(json.dumps(report["http"]), flush=True)
+    if "pickup" not in skip:
+        report["pickup_seconds"] = bench_pickup(home)
+        print(json.dumps(report["pickup_seconds"]), flush=True)
     if "recall" not in skip:
         report["recall"] = bench_recall(home, [1, 5, 10, 20, 30])
         print(json.dumps(report["recall"]), flush=True)

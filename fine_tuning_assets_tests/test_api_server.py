@@ -107,6 +107,19 @@ def test_predictions_come_from_the_active_models_and_the_spec_is_served(served):
     assert client.get("/docs").status_code == 200
 
 
+def test_a_bad_body_is_a_422_naming_the_field_and_changes_nothing(served):
+    client, _ = served
+    before = client.get("/api/models/status").json()
+    answer = client.post("/api/dedup/predict", json={"text_a": "x", "text_b": ""})
+    assert answer.status_code == 422 and answer.headers["content-type"] == "application/json"
+    assert answer.json()["detail"][0]["loc"] == ["body", "text_b"]
+    garbage = client.post(
+        "/api/dedup/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert garbage.status_code == 422
+    assert client.get("/api/models/status").json() == before
+
+
 def test_admin_endpoints_refuse_a_missing_or_wrong_token(served):
     client, _ = served
     body = {"reason": "x", "expected_active_id": 1}

@@ -341,3 +341,50 @@ def test_the_insight_index_follows_the_store_whoever_writes_to_it(sqlite_url, tm
     assert {"a", "b", "c", "d", "e"} <= {i for i, _ in reopened.candidates(reopened.embed([A])[0], k=10)}
     [(nearest, similarity)] = reopened.candidates(reopened.embed([B])[0], k=1, exclude=["b"])
     assert nearest == "a" and similarity > 0.5
+
+
+def test_cluster_all_proposes_pending_clusters_once_and_a_dry_run_writes_nothing(sqlite_url, tmp_path):
+    from fine_tuning_assets.core.registry import ModelRegistry
+    from fine_tuning_assets.tasks.dedup.ingestion import InsightIndex, cluster_all
+    from fine_tuning_assets.tasks.dedup.serving import load_predictor
+
+    engine = open_database(sqlite_url)
+    store = FeedbackStore(engine)
+    statements = [A, B, C, "Statins reduce LDL cholesterol.", "Zinc shortens the common cold."]
+    store.add_decisions(
+        DecisionBatch(tuple(Insight(f"i{n}", s) for n, s in enumerate(statements)), ()), kind="t", source="t"
+    )
+    cache = ModelCache(
+        active_version=lambda _t: None,
+        loaders={"dedup": lambda: load_predictor(ModelRegistry(engine), base_model=None)},
+    )
+    index = InsightIndex.open(store, tmp_path / "indexes", base_model=None)
+    dry = cluster_all(store=store, index=index, loaded=cache.get("dedup"), k=2, save=False)
+    assert dry.new_clusters == 0 and not store.pending().clusters
+    proposed = {frozenset(m.insight_id for m in c.members) for c in dry.clusters}
+    assert frozenset({"i0", "i1"}) in proposed and frozenset({"i2", "i3"}) in proposed
+    assert not any("i4" in members for members in proposed), "nothing close to the zinc claim"
+    assert dry.fallback_reason == "no dedup model is active"
+    done = cluster_all(store=store, index=index, loaded=cache.get("dedup"), k=2)
+    pending = store.pending().clusters
+    assert done.new_clusters == len(pending) == len(dry.clusters)
+    assert all(c.priority in ("high", "normal") for c in pending)
+    again = cluster_all(store=store, index=index, loaded=cache.get("dedup"), k=2)
+    assert again.new_clusters == 0 and len(store.pending().clusters) == len(pending), "named by members: once"
+
+
+def test_check_insight_and_live_accuracy_from_the_command_line(tmp_path):
+    from cli_helpers import run
+
+    home = tmp_path / "fta"
+    store = FeedbackStore(open_database(f"sqlite:///{home / 'fta.sqlite'}"))
+    store.add_decisions(DecisionBatch((Insight("a", A), Insight("c", C)), ()), kind="t", source="t")
+    checked = run(tmp_path, "check-insight", B, "--json", home=home)
+    assert checked.returncode == 4 and "came from the base-model fallback" in checked.stderr
+    answer = __import__("json").loads(checked.stdout)
+    assert answer["best_match"]["insight_id"] == "a" and answer["stored"] is True
+    assert store.insights([answer["insight_id"]])
+    live = run(tmp_path, "models", "live-accuracy", home=home)
+    assert live.returncode == 0 and "base (fallback)" in live.stdout and "override rate" in live.stdout
+    unknown = run(tmp_path, "models", "live-accuracy", "--task", "triage", home=home)
+    assert unknown.returncode == 1 and "no task 'triage'" in unknown.stderr

@@ -60,6 +60,8 @@ insights = sa.Table(
     sa.Column("extra_metadata", sa.JSON, nullable=False, default=dict),
     sa.Column("import_batch_id", sa.Integer, sa.ForeignKey("import_batches.id"), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The ingestion check's index syncs the insights stored after its watermark, on every check.
+    sa.Index("ix_insights_created_at", "created_at"),
 )
 
 import_batches = sa.Table(
