@@ -57,3 +57,11 @@ def build_definitions(settings: Settings) -> Definitions:
 
 
 defs = build_definitions(Settings.from_env())
+
+
+if __name__ == "__main__":  # a run launched through the HTTP API (fine_tuning_assets.defs.launch.launch_job)
+    import sys
+
+    from fine_tuning_assets.defs.launch import main
+
+    sys.exit(main(build_definitions, sys.argv[1:]))

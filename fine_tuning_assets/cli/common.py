@@ -136,10 +136,15 @@ def run_chain(settings: Settings, instance, *, job_name: str, run_config: dict[s
     """Materialize a job of the project's Definitions in-process on the persistent Dagster instance (see
     :func:`fine_tuning_assets.defs.launch.execute_job`: the run is tagged with this process, so that if it
     dies `fta models reap` or the next training run can tell and report it failed)."""
+    from fine_tuning_assets.definitions import build_definitions
     from fine_tuning_assets.defs.launch import LAUNCHED_BY_TAG, execute_job
 
     return execute_job(
-        settings, instance, job_name=job_name, run_config=run_config, tags={LAUNCHED_BY_TAG: "cli"}
+        build_definitions(settings),
+        instance,
+        job_name=job_name,
+        run_config=run_config,
+        tags={LAUNCHED_BY_TAG: "cli"},
     )
 
 

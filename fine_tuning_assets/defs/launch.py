@@ -4,12 +4,16 @@ demo``), or in a new process that outlives the caller (the HTTP API's ``POST /ap
 Either way the run executes in-process in the process that owns it, tagged with that process's host and id,
 so that if it dies :mod:`fine_tuning_assets.defs.crash_recovery` can tell and settle what it left behind.
 :func:`launch_job` checks the job and its run config first, picks the run id, starts
-``python -m fine_tuning_assets.defs.launch`` and returns the id at once; :func:`run_status` follows the run.
+``python -m fine_tuning_assets.definitions`` (the code location, which calls :func:`main`) and returns the id
+at once; :func:`run_status` follows the run. The callers pass the project's Definitions (``definitions.py``
+builds them from the task list, above this module).
 
 Example (a bad run config is refused before anything starts):
     >>> from fine_tuning_assets.core.config import Settings
-    >>> launch_job(Settings.from_env({"FTA_HOME": "fta-doctest"}), job_name="dedup_chain",
-    ...            run_config={"ops": {"nope": {}}}, log_folder="fta-doctest/runs")
+    >>> from fine_tuning_assets.definitions import build_definitions
+    >>> definitions = build_definitions(Settings.from_env({"FTA_HOME": "fta-doctest"}))
+    >>> launch_job(definitions, job_name="dedup_chain", run_config={"ops": {"nope": {}}},
+    ...            log_folder="fta-doctest/runs")
     Traceback (most recent call last):
     ...
     fine_tuning_assets.defs.launch.LaunchError: the run config of dedup_chain is not valid: ...
@@ -22,12 +26,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, DagsterInvalidConfigError, validate_run_config
+from dagster import DagsterInstance, DagsterInvalidConfigError, Definitions, validate_run_config
 from dagster._core.utils import make_new_run_id
 
 from fine_tuning_assets.core.config import Settings
@@ -47,7 +51,7 @@ class InstanceUnavailableError(RuntimeError):
 
 
 def execute_job(
-    settings: Settings,
+    definitions: Definitions,
     instance: DagsterInstance,
     *,
     job_name: str,
@@ -55,11 +59,8 @@ def execute_job(
     run_id: str | None = None,
     tags: Mapping[str, str] | None = None,
 ):  # -> ExecuteInProcessResult
-    """Execute a job of the project's Definitions in this process on ``instance`` (tagged with this process)."""
-    from fine_tuning_assets.definitions import build_definitions
-
-    job = build_definitions(settings).resolve_job_def(job_name)
-    return job.execute_in_process(
+    """Execute a job of ``definitions`` in this process on ``instance`` (tagged with this process)."""
+    return definitions.resolve_job_def(job_name).execute_in_process(
         instance=instance,
         run_config=dict(run_config or {}),
         raise_on_error=False,
@@ -68,14 +69,8 @@ def execute_job(
     )
 
 
-def job_names(settings: Settings) -> list[str]:
-    from fine_tuning_assets.definitions import build_definitions
-
-    return sorted(job.name for job in build_definitions(settings).resolve_all_job_defs())
-
-
 def launch_job(
-    settings: Settings,
+    definitions: Definitions,
     *,
     job_name: str,
     run_config: Mapping[str, Any] | None,
@@ -84,10 +79,7 @@ def launch_job(
 ) -> str:
     """Check ``job_name`` and ``run_config``, then start the run in a new process; its run id. The process's
     output goes to ``log_folder/<run id>.log``. LaunchError when the job or its config is not valid."""
-    from fine_tuning_assets.definitions import build_definitions
-
-    definitions = build_definitions(settings)
-    known = sorted(job.name for job in definitions.resolve_all_job_defs())
+    known = sorted(job.name for job in definitions.resolve_all_job_defs() if not job.name.startswith("__"))
     if job_name not in known:
         raise LaunchError(f"no job {job_name!r}; the jobs are {', '.join(known)}")
     try:
@@ -108,7 +100,7 @@ def launch_job(
             [
                 sys.executable,
                 "-m",
-                "fine_tuning_assets.defs.launch",
+                "fine_tuning_assets.definitions",
                 "--run-id",
                 run_id,
                 "--job",
@@ -165,7 +157,9 @@ def run_status(instance: DagsterInstance, run_id: str, *, log_folder: str | Path
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(build: Callable[[Settings], Definitions], argv: list[str] | None = None) -> int:
+    """The launched run's process: execute the run :func:`launch_job` named, with the Definitions ``build``
+    makes from the environment's settings."""
     parser = argparse.ArgumentParser(description="execute a launched run (started by launch_job)")
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--job", required=True)
@@ -173,10 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launched-by", default="api")
     args = parser.parse_args(argv)
     print(f"FTA_LAUNCH_PID={os.getpid()}", flush=True)
-    instance = DagsterInstance.get()
     result = execute_job(
-        Settings.from_env(),
-        instance,
+        build(Settings.from_env()),
+        DagsterInstance.get(),
         job_name=args.job,
         run_config=json.loads(args.run_config),
         run_id=args.run_id,
@@ -184,7 +177,3 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"run {result.run_id}: {'success' if result.success else 'failure'}", flush=True)
     return 0 if result.success else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

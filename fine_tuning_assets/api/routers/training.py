@@ -82,11 +82,12 @@ def start_run(body: RunIn, services: ServicesDep, actor: AdminDep) -> RunOut:
     """Start a task's job (``chain``: feedback → training set → candidate → evaluation → active model;
     ``data_prep``: feedback → training set) as a Dagster run in its own process; answers with the run id at
     once. The run shows in the Dagster UI like any other."""
+    from fine_tuning_assets.definitions import build_definitions
     from fine_tuning_assets.defs.launch import launch_job
 
     known_task(services, body.task)
     run_id = launch_job(
-        services.settings,
+        build_definitions(services.settings),
         job_name=f"{body.task}_{body.job}",
         run_config=body.run_config,
         log_folder=services.run_logs,
