@@ -168,7 +168,8 @@ def test_a_run_of_an_unknown_job_or_with_a_bad_config_is_refused_before_anything
     assert bad.status_code == 400 and "run config of dedup_chain is not valid" in bad.json()["detail"]
     assert not (settings_.home / "runs").exists() or not list((settings_.home / "runs").iterdir())
     # This app has no Dagster instance (DAGSTER_HOME unset): following a run says so.
-    unavailable = client.get("/api/runs/not-a-run")
+    assert client.get("/api/runs/not-a-run").status_code == 422, "a run id is a UUID (it names a log file)"
+    unavailable = client.get("/api/runs/00000000-0000-0000-0000-000000000000")
     assert unavailable.status_code == 503 and "Dagster instance" in unavailable.json()["detail"]
 
 

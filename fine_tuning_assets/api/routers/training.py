@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from fine_tuning_assets.api.dependencies import AdminDep, Services, ServicesDep, known_task
@@ -96,8 +97,14 @@ def start_run(body: RunIn, services: ServicesDep, actor: AdminDep) -> RunOut:
     return RunOut(run_id=run_id, job_name=f"{body.task}_{body.job}", status="STARTING")
 
 
+RUN_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
 @router.get("/api/runs/{run_id}", response_model=RunOut)
-def get_run(run_id: str, services: ServicesDep) -> RunOut:
+def get_run(
+    run_id: Annotated[str, PathParam(pattern=RUN_ID_PATTERN, description="a Dagster run id (a UUID)")],
+    services: ServicesDep,
+) -> RunOut:
     """A run's status: Dagster's (QUEUED, STARTED, SUCCESS, FAILURE, …), or STARTING while its process loads."""
     from fine_tuning_assets.defs.launch import run_status
 
