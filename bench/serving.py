@@ -221,6 +221,21 @@ def start_server(home: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+def wait_until_ready(client) -> None:  # noqa: ANN001  (an httpx.Client)
+    """Until the server answers and has built its insight index (which would compete for the cores)."""
+    import httpx
+
+    for _ in range(600):
+        try:
+            health = client.get("/api/health")
+            if health.status_code == 200 and health.json()["insight_index"] != "building":
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server did not become ready in 5 minutes")
+
+
 def bench_http(home: Path, *, pairs: int, batch: int, singles: int) -> dict[str, Any]:
     import httpx
 
@@ -255,14 +270,7 @@ def bench_http(home: Path, *, pairs: int, batch: int, singles: int) -> dict[str,
     server, url = start_server(home, workdir)
     try:
         client = httpx.Client(base_url=url, timeout=300)
-        for _ in range(600):  # up, and done building the insight index (it would compete for the cores)
-            try:
-                health = client.get("/api/health")
-                if health.status_code == 200 and health.json()["insight_index"] != "building":
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        wait_until_ready(client)
         body = lambda chunk: {"pairs": [{"text_a": a, "text_b": b} for a, b in chunk]}  # noqa: E731
         client.post("/api/dedup/predict/batch", json=body(warm)).raise_for_status()
         started = time.perf_counter()
@@ -313,14 +321,7 @@ def bench_pickup(home: Path, *, repeats: int = 3) -> dict[str, Any]:
     timings: dict[str, list[float]] = {"promote": [], "rollback": []}
     try:
         client = httpx.Client(base_url=url, timeout=300)
-        for _ in range(600):
-            try:
-                health = client.get("/api/health")
-                if health.status_code == 200 and health.json()["insight_index"] != "building":
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        wait_until_ready(client)
 
         def answered_by(version_id: int, started: float) -> float:
             n = 0

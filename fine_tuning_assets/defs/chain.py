@@ -79,8 +79,8 @@ def check_result(outcome: CheckOutcome) -> AssetCheckResult:
     )
 
 
-def markdown_table(frame: pd.DataFrame) -> MetadataValue:
-    return MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_none_")
+def markdown_table(frame: pd.DataFrame, *, floatfmt: str = "g") -> MetadataValue:
+    return MetadataValue.md(frame.to_markdown(index=False, floatfmt=floatfmt) if len(frame) else "_none_")
 
 
 def _settings(cls: type, context: AssetExecutionContext, step: str) -> Any:

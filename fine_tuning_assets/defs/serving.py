@@ -13,21 +13,17 @@ from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     MaterializeResult,
-    MetadataValue,
     ScheduleDefinition,
     asset,
     define_asset_job,
 )
 
 from fine_tuning_assets.core.task import Task
+from fine_tuning_assets.defs.chain import markdown_table
 from fine_tuning_assets.defs.resources import FeedbackStoreResource, ModelRegistryResource
 from fine_tuning_assets.serving.prediction_log import live_accuracy, served_versions
 
 GROUP = "serving"
-
-
-def _table(frame: pd.DataFrame) -> MetadataValue:
-    return MetadataValue.md(frame.to_markdown(index=False, floatfmt=".3f") if len(frame) else "_none yet_")
 
 
 def build_live_accuracy_asset(task: Task):  # -> AssetsDefinition
@@ -92,8 +88,8 @@ def build_live_accuracy_asset(task: Task):  # -> AssetsDefinition
                 "decided_by_a_human": int(rows["decided by a human"].sum()) if len(rows) else 0,
                 "active_live_accuracy": current.accuracy if current else None,
                 "active_override_rate": current.override_rate if current else None,
-                "by_version": _table(rows),
-                "active_most_confident_mistakes": _table(mistakes),
+                "by_version": markdown_table(rows, floatfmt=".3f"),
+                "active_most_confident_mistakes": markdown_table(mistakes, floatfmt=".3f"),
             }
         )
 

@@ -34,12 +34,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from fine_tuning_assets.core.database import as_utc, model_predictions, utcnow
+from fine_tuning_assets.core.imports import normalise_whitespace
 from fine_tuning_assets.core.store_writes import in_chunks
 
 
 def normalise_text(text: str) -> str:
     """Unicode NFKC, case-folded, whitespace collapsed: the form item keys are computed on."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return normalise_whitespace(unicodedata.normalize("NFKC", text).casefold())
 
 
 def item_key(*parts: str, ordered: bool = False) -> str:

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import threading
@@ -33,14 +32,15 @@ from typing import Any
 import numpy as np
 from usearch.index import Index
 
+from fine_tuning_assets.core.imports import content_digest
+
 #: HNSW settings: graph degree, and the breadth of the search while adding and while querying.
 CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 64
 
 
 def index_folder(root: str | Path, *, name: str, encoder_name: str) -> Path:
     """The folder of the index called ``name`` built with ``encoder_name``'s embeddings."""
-    digest = hashlib.sha256(encoder_name.encode("utf-8")).hexdigest()[:12]
-    return Path(root) / f"{name}-{digest}"
+    return Path(root) / f"{name}-{content_digest(encoder_name)}"
 
 
 class VectorIndex:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, status
 
 from fine_tuning_assets.api.dependencies import AdminDep, Services, ServicesDep
 from fine_tuning_assets.api.schemas import (
@@ -20,6 +20,7 @@ from fine_tuning_assets.api.schemas import (
 )
 from fine_tuning_assets.tasks.dedup import TASK
 from fine_tuning_assets.tasks.dedup.ingestion import InsightIndex, check_insight
+from fine_tuning_assets.tasks.dedup.records import MergeCluster
 from fine_tuning_assets.tasks.dedup.serving import serve_pairs
 from fine_tuning_assets.tasks.dedup.store import FeedbackStore
 
@@ -88,14 +89,7 @@ def check_new_insight(body: InsightCheckIn, services: ServicesDep, _actor: Admin
     return InsightCheckOut(**fields)
 
 
-@router.get("/api/dedup/clusters/{cluster_id}", response_model=ClusterOut)
-def get_cluster(cluster_id: str, services: ServicesDep) -> ClusterOut:
-    """A merge cluster, pending or decided."""
-    from fastapi import HTTPException
-
-    cluster = FeedbackStore(services.engine).get_cluster(cluster_id)
-    if cluster is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no cluster {cluster_id!r}")
+def _cluster_out(cluster: MergeCluster) -> ClusterOut:
     return ClusterOut(
         id=cluster.id,
         status=cluster.status,
@@ -106,12 +100,20 @@ def get_cluster(cluster_id: str, services: ServicesDep) -> ClusterOut:
     )
 
 
+@router.get("/api/dedup/clusters/{cluster_id}", response_model=ClusterOut)
+def get_cluster(cluster_id: str, services: ServicesDep) -> ClusterOut:
+    """A merge cluster, pending or decided."""
+    cluster = FeedbackStore(services.engine).get_cluster(cluster_id)
+    if cluster is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no cluster {cluster_id!r}")
+    return _cluster_out(cluster)
+
+
 @router.post("/api/dedup/clusters/{cluster_id}/decision", response_model=ClusterOut)
 def record_decision(cluster_id: str, body: DecisionIn, services: ServicesDep, _actor: AdminDep) -> ClusterOut:
     """Record a reviewer's decision on a pending cluster: approved (with the members that merge, at least two)
     or rejected. The prediction log's entries for its pairs get the decision as their outcome."""
-    store = FeedbackStore(services.engine)
-    store.record_decision(
+    decided = FeedbackStore(services.engine).record_decision(
         cluster_id, status=body.status, reviewer=body.reviewer, selected_insight_ids=body.selected_insight_ids
     )
-    return get_cluster(cluster_id, services)
+    return _cluster_out(decided)

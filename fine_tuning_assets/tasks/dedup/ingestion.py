@@ -33,7 +33,6 @@ Example (no model is active: the base model answers, and says so):
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from fine_tuning_assets.core.base_model import (
     load_sentence_transformer,
     resolve_base_model,
 )
+from fine_tuning_assets.core.imports import content_digest
 from fine_tuning_assets.core.metrics import NEEDS_REVIEW, REVIEW_HIGH_PRIORITY
 from fine_tuning_assets.serving.model_cache import Loaded
 from fine_tuning_assets.serving.prediction_log import normalise_text
@@ -73,7 +73,7 @@ ProgressFn = Callable[[str], None]
 
 def insight_id_for(text: str) -> str:
     """The id an unnamed new insight gets: derived from its normalised text, so a re-sent insight is the same."""
-    return "ins-" + hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()[:20]
+    return f"ins-{content_digest(normalise_text(text), 20)}"
 
 
 class InsightIndex:
@@ -260,11 +260,8 @@ def check_insight(
         if priority is not None:
             members = [m for m, s in zip(matches, served, strict=True) if review_priority(s, floor=floor)]
             members = members[: MAX_CLUSTER_SIZE - 1]
-            cluster_id = (
-                "check-"
-                + hashlib.sha256(
-                    "\x1f".join([new_id, *sorted(m.insight_id for m in members)]).encode("utf-8")
-                ).hexdigest()[:20]
+            cluster_id = "check-" + content_digest(
+                chr(31).join([new_id, *sorted(m.insight_id for m in members)]), 20
             )
             clusters = (
                 MergeCluster(
@@ -381,7 +378,7 @@ def cluster_all(
     clusters = []
     for root, ids in members.items():
         ids = sorted(ids)
-        cluster_id = "auto-" + hashlib.sha256("\x1f".join(ids).encode("utf-8")).hexdigest()[:20]
+        cluster_id = f"auto-{content_digest(chr(31).join(ids), 20)}"
         clusters.append(
             MergeCluster(
                 id=cluster_id,
