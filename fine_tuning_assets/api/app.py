@@ -27,7 +27,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from fine_tuning_assets.api.dependencies import Services
-from fine_tuning_assets.api.routers import dedup, models, retrieval, training
+from fine_tuning_assets.api.routers import classification, dedup, models, retrieval, training
 from fine_tuning_assets.core.artifacts import ArtifactError
 from fine_tuning_assets.core.base_model import ModelLoadError
 from fine_tuning_assets.core.config import Settings
@@ -118,7 +118,7 @@ def create_app(
         services = request.app.state.services
         return {"status": "ok", "tasks": list(services.tasks), "insight_index": services.insight_index_state}
 
-    for router in (models.router, dedup.router, retrieval.router, training.router):
+    for router in (models.router, dedup.router, retrieval.router, classification.router, training.router):
         app.include_router(router)
     _add_error_handlers(app)
     return app

@@ -267,3 +267,44 @@ class TrainingDataStats(BaseModel):
 
 class TrainingDataOut(TrainingDataStats):
     data: list[dict[str, Any]]
+
+
+# -- classification tasks (triage, signals) ---------------------------------------------------------------
+class ReviewIn(Strict):
+    text: str = Text
+    app: str | None = Field(default=None, max_length=200)
+    rating: float | None = Field(default=None, ge=0, le=10)
+
+
+class TriageIn(Strict):
+    reviews: list[ReviewIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ChunkIn(Strict):
+    text: str = Text
+
+
+class SignalsIn(Strict):
+    chunks: list[ChunkIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class FieldPredictionOut(BaseModel):
+    label: str
+    probability: float
+    band: Literal["automatic", "needs_review"]
+    threshold: float | None
+    probabilities: dict[str, float]
+
+
+class ClassificationOut(BaseModel):
+    fields: dict[str, FieldPredictionOut]
+    model: str
+    model_version_id: int | None
+    fallback_reason: str | None
+    latency_ms: float
+    cached: bool
+    prediction_id: int | None
+
+
+class ClassificationsOut(BaseModel):
+    predictions: list[ClassificationOut]

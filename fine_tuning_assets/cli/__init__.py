@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fine_tuning_assets.cli import chain, dedup, models, retrieval, serving
+from fine_tuning_assets.cli import chain, dedup, models, retrieval, serving, signals, triage
 from fine_tuning_assets.cli.common import (
     EXIT_ERROR,
     CliError,
@@ -20,7 +20,7 @@ from fine_tuning_assets.cli.common import (
 from fine_tuning_assets.core.config import ConfigurationError
 
 #: The CLI's task list: each task's commands (``add_commands``), demo seeding and evaluation printout.
-TASK_COMMANDS = {"dedup": dedup, "retrieval": retrieval}
+TASK_COMMANDS = {"dedup": dedup, "retrieval": retrieval, "triage": triage, "signals": signals}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,16 +18,19 @@ from fine_tuning_assets.cli.common import (
 )
 
 
-def chain_run_config(args: argparse.Namespace, task_name: str) -> dict[str, Any]:
+def chain_run_config(
+    args: argparse.Namespace, task_name: str, *, defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run config of the task's candidate step from the training options: ``--epochs`` sets every fine-tune
-    of the task's recipe search, ``--max-train-minutes`` and ``--recipes`` the search itself."""
+    of the task's recipe search, ``--max-train-minutes`` and ``--recipes`` the search itself; ``defaults``
+    (the demo's smaller search) come first."""
     import dataclasses
 
     from fine_tuning_assets.core.fine_tuning import FineTuningConfig
     from fine_tuning_assets.tasks import task_named
 
     task = task_named(task_name)
-    candidate: dict[str, Any] = {}
+    candidate: dict[str, Any] = dict(defaults or {})
     if args.epochs is not None:
         for spec in dataclasses.fields(task.candidate_config):
             if isinstance(spec.default, FineTuningConfig):
@@ -86,8 +89,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"\nmaterializing the {name} chain (feedback → training set → candidate → evaluation → active model)…"
         )
+        demo_defaults = getattr(TASK_COMMANDS[name], "DEMO_CANDIDATE_CONFIG", None)
         result = run_chain(
-            settings, instance, job_name=f"{name}_chain", run_config=chain_run_config(args, name)
+            settings,
+            instance,
+            job_name=f"{name}_chain",
+            run_config=chain_run_config(args, name, defaults=demo_defaults),
         )
         code = print_run_summary(
             settings, instance, result, seconds=time.perf_counter() - started, printers=evaluation_printers()

@@ -360,6 +360,22 @@ def json_type(value: Any) -> str:
     return "an object"
 
 
+def require_distinct_columns(**fields: str | None) -> None:
+    """ValueError when two of the named column options (``text_field="text"``, ...) name the same column.
+
+    Example:
+        >>> require_distinct_columns(text_field="text", label_field="text")
+        Traceback (most recent call last):
+        ...
+        ValueError: the columns {'text_field': 'text', 'label_field': 'text'} must differ; text is named twice
+    """
+    named = {name: value for name, value in fields.items() if value is not None}
+    values = list(named.values())
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise ValueError(f"the columns {named} must differ; {', '.join(repeated)} is named twice")
+
+
 def missing_columns(
     fmt: str,
     records: Sequence[tuple[int, dict[str, Any]]],

@@ -10,8 +10,10 @@ from __future__ import annotations
 from fine_tuning_assets.core.task import Task
 from fine_tuning_assets.tasks.dedup.task import DEDUP
 from fine_tuning_assets.tasks.retrieval.task import RETRIEVAL
+from fine_tuning_assets.tasks.signals.task import SIGNALS
+from fine_tuning_assets.tasks.triage.task import TRIAGE
 
-TASKS: tuple[Task, ...] = (DEDUP, RETRIEVAL)
+TASKS: tuple[Task, ...] = (DEDUP, RETRIEVAL, TRIAGE, SIGNALS)
 
 
 def task_named(name: str) -> Task:

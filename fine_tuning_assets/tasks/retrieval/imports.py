@@ -41,6 +41,7 @@ from fine_tuning_assets.core.imports import (
     parse_string,
     parse_timestamp,
     read_records,
+    require_distinct_columns,
     shorten,
     to_utc,
 )
@@ -73,14 +74,6 @@ _MAX_SOURCE_LENGTH = 500
 _INLINE_ID_DIGITS = 16
 
 
-def _distinct(**fields: str | None) -> None:
-    named = {name: value for name, value in fields.items() if value is not None}
-    values = list(named.values())
-    repeated = sorted({value for value in values if values.count(value) > 1})
-    if repeated:
-        raise ValueError(f"the columns {named} must differ; {', '.join(repeated)} is named twice")
-
-
 # -- documents ----------------------------------------------------------------------------------------------
 def read_documents(
     path: str | os.PathLike[str],
@@ -108,7 +101,7 @@ def read_documents(
     content is listed in ``RetrievalBatch.duplicates`` (stored once); with other content it is an error
     naming the earlier line.
     """
-    _distinct(
+    require_distinct_columns(
         id_field=id_field,
         title_field=title_field,
         text_field=text_field,
@@ -285,7 +278,7 @@ def read_retrieval_feedback(
     characters; one inline document id with two texts. Missing columns are one error. Bad arguments raise
     ValueError before the file is read.
     """
-    _distinct(
+    require_distinct_columns(
         query_field=query_field,
         document_field=document_field,
         document_id_field=document_id_field,

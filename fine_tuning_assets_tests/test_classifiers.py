@@ -1,0 +1,201 @@
+"""The shared classifier machinery: split, lexical features, heads saved without pickle, the search (lexical
+recipes only: no model is loaded), metrics, the bootstrap behind the gate, confidence bands."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from fine_tuning_assets.classifiers.evaluation import (
+    _macro_f1_from_codes,
+    band_coverage,
+    bootstrap_label_metric_difference,
+    field_metrics,
+    ranking_metrics,
+)
+from fine_tuning_assets.classifiers.examples import TextExample, assign_splits, class_balance
+from fine_tuning_assets.classifiers.model import TextClassifier, fit_temperature, softmax
+from fine_tuning_assets.classifiers.recipes import ClassifierSearchConfig, FieldSpec, search_classifier
+from fine_tuning_assets.classifiers.task import drop_rare_labels
+from fine_tuning_assets.core.task import TaskDataError
+
+WORDS = {
+    "BUG": ["crashes", "error message", "freezes", "broken login"],
+    "FEATURE": ["please add", "i wish", "would love a", "dark mode option"],
+    "OTHER": ["great app", "love it", "five stars", "awesome"],
+}
+
+
+def reviews(n: int, *, seed: int = 0) -> list[TextExample]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label = rng.choice(list(WORDS))
+        text = f"{rng.choice(WORDS[label])} {rng.choice(WORDS[label])} in the {rng.choice(['app', 'game', 'tool'])}"
+        urgency = "high" if label == "BUG" and rng.random() < 0.8 else "low"
+        out.append(
+            TextExample(
+                id=f"r{i}",
+                text=text,
+                labels={"category": label, "urgency": urgency},
+                group=f"app{i % 30}",
+                tags=(f"rating={1 if label == 'BUG' else 5}",),
+                reference={"category": label if rng.random() < 0.7 else "OTHER"},
+            )
+        )
+    return out
+
+
+def test_the_split_is_grouped_stratified_and_mostly_stable_when_data_is_added():
+    examples = reviews(240)
+    splits = assign_splits(examples, field="category", validation_fraction=0.15, test_fraction=0.2, seed=3)
+    by_group: dict[str, set[str]] = {}
+    for e in examples:
+        by_group.setdefault(e.group, set()).add(splits[e.id])
+    assert all(len(sides) == 1 for sides in by_group.values())
+    balance = class_balance(examples, splits, field="category")
+    assert all(row["train"] and row["validation"] and row["test"] for row in balance)
+    # Examples without a group are split one by one, stratified: each class is cut at the fractions.
+    alone = [TextExample(id=e.id, text=e.text, labels=e.labels) for e in examples]
+    solo = assign_splits(alone, field="category", validation_fraction=0.15, test_fraction=0.2, seed=3)
+    for row in class_balance(alone, solo, field="category"):
+        total = row["train"] + row["validation"] + row["test"]
+        assert abs(row["test"] - 0.2 * total) <= 1 and abs(row["validation"] - 0.15 * total) <= 1
+    more = assign_splits(
+        alone + [TextExample(id=f"new{i}", text="x", labels={"category": "BUG"}) for i in range(10)],
+        field="category",
+        validation_fraction=0.15,
+        test_fraction=0.2,
+        seed=3,
+    )
+    moved = sum(solo[k] != more[k] for k in solo)
+    assert moved <= 0.15 * len(solo)
+
+
+def test_a_lexical_classifier_is_searched_saved_without_pickle_and_loads_to_the_same_probabilities(tmp_path):
+    examples = reviews(300)
+    splits = assign_splits(examples, field="category", validation_fraction=0.2, test_fraction=0.2, seed=1)
+    train = [e for e in examples if splits[e.id] == "train"]
+    validation = [e for e in examples if splits[e.id] == "validation"]
+    result = search_classifier(
+        train,
+        validation,
+        fields=[FieldSpec("category"), FieldSpec("urgency")],
+        tune_field="category",
+        base_model=None,
+        config=ClassifierSearchConfig(recipes=("tfidf-lr",), c_values=(1.0, 10.0)),
+        output_dir=tmp_path,
+        progress=lambda _m: None,
+    )
+    metrics = result.metrics()
+    assert metrics["fields"]["category"]["selected_recipe"] == "tfidf-lr"
+    assert metrics["fields"]["category"]["recipes"]["tfidf-lr"]["macro_f1"] > 0.95
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".pkl", ".pickle", ".joblib")]
+    loaded = TextClassifier.load(tmp_path)
+    texts, tags = ["the app crashes with an error message", "please add dark mode"], [("rating=1",), ()]
+    before, after = result.classifier.predict_proba(texts, tags), loaded.predict_proba(texts, tags)
+    for field in ("category", "urgency"):
+        np.testing.assert_allclose(before[field], after[field], rtol=1e-6)
+    [first, second] = loaded.predict(texts, tags)
+    assert first["category"].label == "BUG" and second["category"].label == "FEATURE"
+    assert abs(sum(first["category"].probabilities.values()) - 1) < 1e-9
+
+
+def test_the_search_refuses_a_field_with_one_label(tmp_path):
+    examples = [TextExample(id=str(i), text=f"text {i}", labels={"category": "BUG"}) for i in range(20)]
+    with pytest.raises(TaskDataError, match="fewer than two category labels"):
+        search_classifier(
+            examples[:15],
+            examples[15:],
+            fields=[FieldSpec("category")],
+            tune_field="category",
+            base_model=None,
+            config=ClassifierSearchConfig(recipes=("tfidf-lr",)),
+            output_dir=tmp_path,
+            progress=lambda _m: None,
+        )
+
+
+def test_the_vectorised_macro_f1_is_sklearns_and_the_bootstrap_sees_a_real_gain():
+    rng = np.random.default_rng(0)
+    truth, predicted = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    predicted[truth == 3] = 3
+    assert _macro_f1_from_codes(truth, predicted, 5) == pytest.approx(
+        f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0)
+    )
+    labels = ["a", "b", "c"] * 40
+    noisy = [x if i % 4 else {"a": "b", "b": "c", "c": "a"}[x] for i, x in enumerate(labels)]
+    better = bootstrap_label_metric_difference(labels, labels, noisy, resamples=300)
+    assert better["difference"] > 0 and better["lower"] > 0
+    same = bootstrap_label_metric_difference(labels, noisy, noisy, resamples=300)
+    assert same["difference"] == 0 and same["lower"] == 0
+
+
+def test_metrics_bands_and_ranking_say_what_they_measure():
+    m = field_metrics(
+        ["BUG", "BUG", "OTHER", "OTHER"], ["BUG", "OTHER", "OTHER", "OTHER"], labels=["BUG", "OTHER"]
+    )
+    assert m["accuracy"] == 0.75
+    per_class = {row["label"]: row for row in m["per_class"]}
+    assert per_class["BUG"]["recall"] == 0.5 and per_class["OTHER"]["precision"] == pytest.approx(0.6667)
+    band = band_coverage(["a", "a", "b", "b"], ["a", "b", "b", "a"], [0.99, 0.6, 0.95, 0.5], threshold=0.9)
+    assert band["coverage"] == 0.5 and band["accuracy_automatic"] == 1.0 and band["accuracy_to_humans"] == 0.0
+    assert band_coverage(["a"], ["a"], [0.99], threshold=None)["coverage"] == 0.0
+    ranked = ranking_metrics(
+        [True, False, True, False],
+        [0.9, 0.8, 0.7, 0.1],
+        ks=(2,),
+        votes_positive=[3, 0, 1, 0],
+        votes_total=[3, 2, 2, 1],
+    )
+    assert ranked["precision@2"] == 0.5 and ranked["save_rate@2"] == 0.6
+
+
+def test_temperature_scaling_lowers_the_held_out_negative_log_likelihood():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3))
+    logits[np.arange(300), labels] += 1.0
+    logits *= 6  # overconfident
+    temperature = fit_temperature(logits, labels)
+    assert temperature > 1
+
+    def nll(t: float) -> float:
+        return float(-np.mean(np.log(softmax(logits / t)[np.arange(300), labels])))
+
+    assert nll(temperature) < nll(1.0)
+
+
+def test_rare_labels_are_left_out_of_their_field_only():
+    examples = [
+        TextExample(id=str(i), text="t", labels={"category": "BUG", "topic": "rare" if i == 0 else "login"})
+        for i in range(6)
+    ]
+    examples.append(TextExample(id="x", text="t", labels={"category": "SECURITY"}))
+    kept, left_out = drop_rare_labels(examples, fields=["category", "topic"], minimum=2)
+    assert left_out == {"category": {"SECURITY": 1}, "topic": {"rare": 1}}
+    assert [e.id for e in kept] == [str(i) for i in range(6)]
+    assert kept[0].labels == {"category": "BUG"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "fine_tuning_assets.classifiers.examples",
+        "fine_tuning_assets.classifiers.model",
+        "fine_tuning_assets.classifiers.recipes",
+        "fine_tuning_assets.classifiers.evaluation",
+        "fine_tuning_assets.tasks.triage.task",
+        "fine_tuning_assets.tasks.signals.task",
+        "fine_tuning_assets.core.imports",
+    ],
+)
+def test_module_doctests_pass(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0

@@ -1,0 +1,85 @@
+"""The triage and signals commands as a user runs them, on the project `fta demo` trained (session fixtures in
+conftest.py): the demo's four chains, predicting one text, evaluating a labelled file (nothing stored), and a
+malformed import that writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import fta
+
+from fine_tuning_assets.core.database import open_database
+from fine_tuning_assets.core.registry import ModelRegistry
+from fine_tuning_assets.tasks.signals.demo import write_demo_file as write_signals_file
+from fine_tuning_assets.tasks.triage.demo import write_demo_file as write_triage_file
+
+
+def _active(project, task: str):
+    return ModelRegistry(open_database(f"sqlite:///{project / '.fta' / 'fta.sqlite'}")).active(task)
+
+
+def test_the_demo_runs_the_triage_and_signals_chains_and_prints_their_evaluations(project, demo):
+    out = demo.stdout
+    for task in ("triage", "signals"):
+        assert f"materializing the {task} chain" in out
+        assert f"Evaluation of {task} v1 (id " in out
+    assert "reference: the original AI" in out and "reference_score: the surfacing system's score" in out
+    assert "confidence bands (applied without a human above the threshold):" in out
+
+
+@pytest.mark.parametrize(
+    ("task", "command"),
+    [
+        ("triage", ["predict-triage", "It crashes every time I open a note", "--rating", "1"]),
+        ("signals", ["score-chunk", "Three concrete ways to cut your cloud bill in half"]),
+    ],
+)
+def test_predicting_one_text_names_the_model_or_says_it_fell_back(project, demo, task, command):
+    active = _active(project, task)
+    strict = fta(project, *command, check=False)
+    answer = fta(project, *command, "--json", "--allow-fallback")
+    body = json.loads(answer.stdout)
+    assert body["fields"] and all(0 <= f["probability"] <= 1 for f in body["fields"])
+    if active is not None:
+        assert strict.returncode == 0 and body["model"] == active.label and body["fallback_reason"] is None
+    else:
+        assert strict.returncode == 4 and "base-model fallback" in strict.stderr
+        assert body["fallback_reason"] and all(f["band"] == "needs review" for f in body["fields"])
+
+
+def test_evaluate_triage_and_signals_score_a_labelled_file_and_store_nothing(project, demo, tmp_path):
+    before = fta(project, "models", "list").stdout
+    triage_file = write_triage_file(tmp_path / "held_out.csv", n_reviews=120, seed=99)
+    out = fta(project, "evaluate", "triage", str(triage_file), "--output", str(tmp_path / "t.json")).stdout
+    assert "reference: the original AI" in out and "base: base model zero-shot" in out
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert set(report["fields"]) == {"category", "urgency", "topic"}
+    assert (
+        report["fields"]["category"]["models"]["reference"]["rows"]
+        == report["fields"]["category"]["n"]
+        == 120
+    )
+    signals_file = write_signals_file(tmp_path / "chunks.jsonl", n_chunks=80, seed=99, file_format="jsonl")
+    out = fta(project, "evaluate", "signals", str(signals_file), "--output", str(tmp_path / "s.json")).stdout
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["fields"]["action"]["models"]["reference_score"]["average_precision"] is not None
+    assert "average_precision" in out
+    assert fta(project, "models", "list").stdout == before
+
+
+def test_a_malformed_corrections_file_is_rejected_with_line_numbers_and_writes_nothing(
+    project, demo, tmp_path
+):
+    from fine_tuning_assets.tasks.triage.store import TriageStore
+
+    store = TriageStore(open_database(f"sqlite:///{project / '.fta' / 'fta.sqlite'}"))
+    before = store.counts()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "review_id,text,category\nr1,Crashes on start,BUG\nr2,,FEATURE\nr3,Slow,\n", encoding="utf-8"
+    )
+    result = fta(project, "import", "triage-corrections", str(bad), check=False)
+    assert result.returncode == 1
+    assert "line 3" in result.stderr and "line 4" in result.stderr
+    assert store.counts() == before
