@@ -5,6 +5,7 @@ Features of a text are any of
   weighted (sublinear term frequency, the idf learned on the training texts), L2-normalised;
 * ``embedding``: the base sentence-transformers model's normalised embedding (frozen);
 * ``tuned``: the embedding of the SetFit-style contrastively fine-tuned copy of it, saved in the version;
+* ``finetuned``: the embedding of a copy fine-tuned as a classifier of the primary field (cross-entropy);
 * or the lexical features next to one of the embeddings (a stack), the embedding scaled by a weight.
 
 A head is a multinomial logistic regression's weights and biases with a temperature learned on validation;
@@ -29,9 +30,21 @@ import numpy as np
 from scipy import sparse
 
 #: What a head's features are made of.
-FEATURE_SETS: tuple[str, ...] = ("lexical", "embedding", "tuned", "lexical+embedding", "lexical+tuned")
+FEATURE_SETS: tuple[str, ...] = (
+    "lexical",
+    "embedding",
+    "tuned",
+    "finetuned",
+    "lexical+embedding",
+    "lexical+tuned",
+    "lexical+finetuned",
+)
 CLASSIFIER_FILE = "classifier.json"
-TUNED_EMBEDDING = "tuned_embedding"  # the folder of the fine-tuned sentence-transformers model
+TUNED_EMBEDDING = "tuned_embedding"  # the folder of the contrastively fine-tuned sentence-transformers model
+FINETUNED_EMBEDDING = "finetuned_embedding"  # the folder of the classification-fine-tuned one
+#: Encoders a version carries in its own folder, by feature name.
+SAVED_ENCODERS: dict[str, str] = {"tuned": TUNED_EMBEDDING, "finetuned": FINETUNED_EMBEDDING}
+ENCODERS: tuple[str, ...] = ("embedding", "tuned", "finetuned")
 
 
 @dataclass
@@ -185,12 +198,7 @@ class TextClassifier:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def needed_encoders(self) -> set[str]:
-        return {
-            name
-            for f in self.fields.values()
-            for name in ("embedding", "tuned")
-            if name in f.features.split("+")
-        }
+        return {name for f in self.fields.values() for name in ENCODERS if name in f.features.split("+")}
 
     def features(self, texts: Sequence[str], tags: Sequence[Sequence[str]]) -> dict[str, Any]:
         """Every feature block a head needs, computed once for all fields."""
@@ -312,8 +320,8 @@ class TextClassifier:
         for name in classifier.needed_encoders():
             if name in given:
                 classifier.encoders[name] = given[name]
-            elif name == "tuned":
-                classifier.encoders[name] = load_sentence_transformer(str(directory / TUNED_EMBEDDING))
+            elif name in SAVED_ENCODERS:
+                classifier.encoders[name] = load_sentence_transformer(str(directory / SAVED_ENCODERS[name]))
             else:
                 classifier.encoders[name] = load_sentence_transformer(
                     resolve_base_model(classifier.base_model)

@@ -21,10 +21,10 @@ from fine_tuning_assets.cli.common import (
     print_table,
 )
 
-#: `fta demo`'s smaller recipe search for a classification task (the full defaults: ``ClassifierSearchConfig``):
-#: one SetFit pair of each kind per example, two regularisation strengths, the embedding beside the n-grams
-#: at weight 1.
-DEMO_CANDIDATE_CONFIG = {"setfit_pairs_per_example": 1, "c_values": [4.0, 32.0], "embedding_weights": [1.0]}
+#: What `fta demo` narrows in a classification task's recipe search (the full defaults:
+#: ``ClassifierSearchConfig``): two regularisation strengths, the embedding beside the n-grams at weight 1.
+#: Each task's module adds its recipes (``DEMO_CANDIDATE_CONFIG``).
+DEMO_SEARCH: dict = {"c_values": [4.0, 32.0], "embedding_weights": [1.0]}
 
 METRIC_COLUMNS = ("accuracy", "macro_f1", "average_precision", "precision@10", "save_rate@10")
 

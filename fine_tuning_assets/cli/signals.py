@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fine_tuning_assets.cli.classification import (
-    DEMO_CANDIDATE_CONFIG,
+    DEMO_SEARCH,
     add_evaluate_options,
     add_predict_options,
     cmd_evaluate,
@@ -26,6 +26,14 @@ from fine_tuning_assets.core.config import Settings
 TASK = "signals"
 
 __all__ = ["DEMO_CANDIDATE_CONFIG", "add_commands", "errors", "print_evaluation", "seed_demo"]
+
+#: `fta demo`'s signals search: the contrastive (SetFit-style) fine-tune the signals team asked for, one pair
+#: of each kind per chunk, and the recipes without a fine-tune.
+DEMO_CANDIDATE_CONFIG = {
+    **DEMO_SEARCH,
+    "recipes": ["tfidf-lr", "embedding-lr", "setfit", "stack", "stack-setfit"],
+    "setfit_pairs_per_example": 1,
+}
 
 
 def errors() -> tuple[type[Exception], ...]:
