@@ -459,6 +459,15 @@ class ClassificationTask:
                     }
                 )
         chosen = ", ".join(f"{n}: {s['selected_recipe']}" for n, s in metrics["fields"].items())
+        # Does fine-tuning the embedding help, over the frozen one? (The signals team's question.)
+        fine_tuning_helps = {}
+        for name, summary in metrics["fields"].items():
+            spec = next(f for f in self.fields if f.name == name)
+            frozen = summary["recipes"].get("embedding-lr", {}).get(spec.selection_metric)
+            for recipe in ("setfit", "finetune-lr"):
+                tuned = summary["recipes"].get(recipe, {}).get(spec.selection_metric)
+                if frozen is not None and tuned is not None:
+                    fine_tuning_helps[f"{name}: {recipe} vs embedding-lr"] = round(tuned - frozen, 4)
         return TrainedModel(
             summary=f"recipe search chose {chosen} in {result.seconds:.0f}s",
             metrics=metrics,
@@ -468,6 +477,7 @@ class ClassificationTask:
                         {n: s["selected_recipe"] for n, s in metrics["fields"].items()}
                     ),
                     "recipes": Markdown.table(pd.DataFrame(rows)),
+                    "fine_tuned_vs_frozen_embedding": JsonData(fine_tuning_helps),
                     "confidence_thresholds": JsonData(
                         {n: s["confidence_threshold"] for n, s in metrics["fields"].items()}
                     ),
@@ -812,9 +822,14 @@ class ClassificationTask:
             subset: list[int],
             reference_labels: Sequence[str] | None,
             reference_scores: Sequence[float] | None,
-        ) -> dict[str, Any]:
+        ) -> dict[str, Any] | None:
             t = [test[i].labels[spec.name] for i in subset]
             if metric == "average_precision":
+                if len({x == spec.positive_label for x in t}) < 2:
+                    reasons.append(
+                        f"{reference_name}: the {len(t)} rows hold one class only, no AP to compare"
+                    )
+                    return None
                 column = cand_order.index(spec.positive_label)
                 result = bootstrap_average_precision_difference(
                     [x == spec.positive_label for x in t],
@@ -840,14 +855,18 @@ class ClassificationTask:
             a_labels, a_p, a_order = predictions["active"][spec.name]
             if len(subset) >= 2:
                 column = a_order.index(spec.positive_label) if spec.positive_label in a_order else None
-                comparisons.append(
-                    compare(
-                        "the active model",
-                        subset,
-                        [a_labels[i] for i in subset],
-                        a_p[subset][:, column] if column is not None else None,
-                    )
-                )
+                comparisons = [
+                    c
+                    for c in [
+                        compare(
+                            "the active model",
+                            subset,
+                            [a_labels[i] for i in subset],
+                            a_p[subset][:, column] if column is not None else None,
+                        )
+                    ]
+                    if c is not None
+                ]
             else:
                 reasons.append(
                     "every test example was seen by the active model: judged against the base model instead"
@@ -878,7 +897,7 @@ class ClassificationTask:
                         compare(self.reference_name, scored, None, [test[i].reference_score for i in scored])
                     )
             # The stronger reference is the one the candidate beats by the least.
-            comparisons = sorted(candidates, key=lambda c: c["difference"])[:1]
+            comparisons = sorted([c for c in candidates if c is not None], key=lambda c: c["difference"])[:1]
         if not comparisons:
             return {
                 "passed": False,
@@ -1021,10 +1040,13 @@ class ClassificationTask:
         return ClassifierPredictor.load(self, registry, engine, base_model=base_model)
 
     def onnx_components(self, directory: Path) -> dict[str, tuple[Path, str]]:
-        from fine_tuning_assets.classifiers.model import TUNED_EMBEDDING
+        from fine_tuning_assets.classifiers.model import SAVED_ENCODERS
 
-        folder = directory / TUNED_EMBEDDING
-        return {TUNED_EMBEDDING: (folder, "bi-encoder")} if folder.is_dir() else {}
+        return {
+            folder: (directory / folder, "bi-encoder")
+            for folder in SAVED_ENCODERS.values()
+            if (directory / folder).is_dir()
+        }
 
 
 def drop_rare_labels(
