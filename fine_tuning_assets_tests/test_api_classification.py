@@ -95,9 +95,13 @@ def test_a_correction_recorded_later_becomes_the_outcome_of_the_served_triage(cl
     text = "Login keeps failing after the update"
     [served] = client.post("/api/triage/predict", json={"reviews": [{"text": text}]}).json()["predictions"]
     store = TriageStore(open_database(settings_.database_url))
-    category = next(label for label in store.label_sets()["category"] if label != served["fields"]["category"]["label"])
+    category = next(
+        label for label in store.label_sets()["category"] if label != served["fields"]["category"]["label"]
+    )
     store.record_correction(
-        TriageCorrection("api-r1", "  login keeps failing after the UPDATE ", corrected={"category": category}),
+        TriageCorrection(
+            "api-r1", "  login keeps failing after the UPDATE ", corrected={"category": category}
+        ),
         actor="ana",
     )
     with open_database(settings_.database_url).connect() as connection:
