@@ -46,8 +46,19 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo(project) -> subprocess.CompletedProcess:
-    """`fta demo` (both chains, short training) run once in ``project``: trained, active models to use."""
-    return fta(project, "demo", "--epochs", "1", "--max-train-minutes", "3")
+    """`fta demo` run once in ``project`` for every task, as a user runs it one task at a time, with short
+    training: trained, active models to use. The classification tasks try their recipes without a fine-tune
+    (the fine-tunes themselves are tested in test_classifiers.py); the output is every run's, in order."""
+    short = ("--epochs", "1", "--max-train-minutes", "3")
+    runs = [
+        fta(project, "demo", "--task", "dedup", *short),
+        fta(project, "demo", "--task", "retrieval", *short),
+        fta(project, "demo", "--task", "triage", "--recipes", "tfidf-lr,embedding-lr,stack", *short),
+        fta(project, "demo", "--task", "signals", "--recipes", "tfidf-lr,embedding-lr,stack", *short),
+    ]
+    return subprocess.CompletedProcess(
+        runs[0].args, 0, "".join(r.stdout for r in runs), "".join(r.stderr for r in runs)
+    )
 
 
 @pytest.fixture(autouse=True)

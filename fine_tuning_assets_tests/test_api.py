@@ -153,7 +153,7 @@ def test_unknown_ids_are_404_and_conflicts_409(client):
     promote = client.post("/api/models/999/promote", json={"reason": "x"}, headers=AUTH)
     assert promote.status_code == 404 and "no model version with id 999" in promote.json()["detail"]
     assert client.get("/api/dedup/clusters/nope").status_code == 404
-    assert client.get("/api/tasks/triage/training-data", headers=AUTH).status_code == 404
+    assert client.get("/api/tasks/sentiment/training-data", headers=AUTH).status_code == 404
     decided = client.post(
         "/api/dedup/clusters/c1/decision", json={"status": "rejected", "reviewer": "bo"}, headers=AUTH
     )
@@ -161,7 +161,7 @@ def test_unknown_ids_are_404_and_conflicts_409(client):
 
 
 def test_a_run_of_an_unknown_job_or_with_a_bad_config_is_refused_before_anything_starts(client, settings_):
-    assert client.post("/api/runs", json={"task": "triage"}, headers=AUTH).status_code == 404
+    assert client.post("/api/runs", json={"task": "sentiment"}, headers=AUTH).status_code == 404
     bad = client.post(
         "/api/runs", json={"task": "dedup", "run_config": {"ops": {"no_such_step": {}}}}, headers=AUTH
     )
@@ -245,7 +245,7 @@ def test_training_data_export_as_openai_jsonl_json_and_stats(client):
 def test_model_status_lists_every_task_and_what_is_loaded(client):
     client.post("/api/dedup/predict", json={"text_a": "a b", "text_b": "c d"})
     status = {s["task"]: s for s in client.get("/api/models/status").json()}
-    assert set(status) == {"dedup", "retrieval"} and status["dedup"]["active"] is None
+    assert set(status) == {"dedup", "retrieval", "triage", "signals"} and status["dedup"]["active"] is None
     assert status["dedup"]["serving"]["fallback_reason"] == "no dedup model is active"
 
 

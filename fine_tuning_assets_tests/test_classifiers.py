@@ -104,6 +104,42 @@ def test_a_lexical_classifier_is_searched_saved_without_pickle_and_loads_to_the_
     assert abs(sum(first["category"].probabilities.values()) - 1) < 1e-9
 
 
+def test_both_fine_tunes_train_save_and_load_as_serving_loads_them(tmp_path):
+    """The SetFit-style and the classification fine-tune, a few steps each on tiny data."""
+    from fine_tuning_assets.classifiers.model import FINETUNED_EMBEDDING, TUNED_EMBEDDING
+    from fine_tuning_assets.core.fine_tuning import FineTuningConfig
+
+    examples = reviews(60)
+    config = ClassifierSearchConfig(
+        recipes=("setfit", "finetune-lr"),
+        c_values=(4.0,),
+        setfit=FineTuningConfig(epochs=1, batch_size=16),
+        setfit_pairs_per_example=1,
+        classifier_finetune=FineTuningConfig(epochs=1, batch_size=16),
+    )
+    result = search_classifier(
+        examples[:40],
+        examples[40:],
+        fields=[FieldSpec("category")],
+        tune_field="category",
+        base_model=None,
+        config=config,
+        output_dir=tmp_path,
+        progress=lambda _m: None,
+    )
+    assert set(result.training) == {"setfit", "classifier-finetune"}
+    assert set(result.validation["category"]) == {"setfit", "finetune-lr"}
+    chosen = result.classifier.fields["category"].recipe
+    kept = {"setfit": TUNED_EMBEDDING, "finetune-lr": FINETUNED_EMBEDDING}
+    assert (tmp_path / kept[chosen]).is_dir()
+    assert not any((tmp_path / folder).exists() for recipe, folder in kept.items() if recipe != chosen)
+    loaded = TextClassifier.load(tmp_path)
+    texts = [e.text for e in examples[40:45]]
+    np.testing.assert_allclose(
+        loaded.predict_proba(texts)["category"], result.classifier.predict_proba(texts)["category"], atol=1e-5
+    )
+
+
 def test_the_search_refuses_a_field_with_one_label(tmp_path):
     examples = [TextExample(id=str(i), text=f"text {i}", labels={"category": "BUG"}) for i in range(20)]
     with pytest.raises(TaskDataError, match="fewer than two category labels"):

@@ -81,5 +81,6 @@ def test_a_malformed_corrections_file_is_rejected_with_line_numbers_and_writes_n
     )
     result = fta(project, "import", "triage-corrections", str(bad), check=False)
     assert result.returncode == 1
-    assert "line 3" in result.stderr and "line 4" in result.stderr
+    assert f"{bad}:3: the review text (text) is empty" in result.stderr and f"{bad}:4:" in result.stderr
+    assert "nothing was imported" in result.stderr
     assert store.counts() == before

@@ -386,5 +386,5 @@ def test_check_insight_and_live_accuracy_from_the_command_line(tmp_path):
     assert store.insights([answer["insight_id"]])
     live = run(tmp_path, "models", "live-accuracy", home=home)
     assert live.returncode == 0 and "base (fallback)" in live.stdout and "override rate" in live.stdout
-    unknown = run(tmp_path, "models", "live-accuracy", "--task", "triage", home=home)
-    assert unknown.returncode == 1 and "no task 'triage'" in unknown.stderr
+    unknown = run(tmp_path, "models", "live-accuracy", "--task", "sentiment", home=home)
+    assert unknown.returncode == 1 and "no task 'sentiment'" in unknown.stderr

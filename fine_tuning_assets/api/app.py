@@ -11,7 +11,7 @@ Example:
     >>> app = create_app(Settings.from_env({"FTA_HOME": "fta-api-doctest"}), api_token=None)
     >>> with TestClient(app) as client:
     ...     client.get("/api/health").json()["tasks"], client.post("/api/runs", json={"task": "dedup"}).status_code
-    (['dedup', 'retrieval'], 403)
+    (['dedup', 'retrieval', 'triage', 'signals'], 403)
 """
 
 from __future__ import annotations

@@ -697,7 +697,11 @@ class ClassificationTask:
         per field, the metrics of each."""
         config = config or ClassificationEvaluationConfig()
         predictions = {role: (name, self._labels_of(model, examples)) for role, name, model in models}
-        label_sets: dict[str, list[str]] = {}
+        # The labels the models know, and the file's own: the base model's zero-shot chooses among them.
+        label_sets: dict[str, list[str]] = {
+            f.name: sorted({e.labels[f.name] for e in examples if e.labels.get(f.name) is not None})
+            for f in self.fields
+        }
         for _role, _name, model in models:
             for name, f in model.fields.items():
                 label_sets[name] = sorted(set(label_sets.get(name, [])) | set(f.head.labels))
