@@ -64,12 +64,24 @@ def test_the_triage_chain_trains_judges_against_the_original_ai_and_explains_its
         assert "data:image/png;base64," in evaluation[f"{field}_confusion_matrix"]
         assert "precision" in evaluation[f"{field}_per_class"]
     assert "coverage" in evaluation["confidence_bands"]
-    assert check_results(result)["promotion_gate"] is True
+    checks = check_results(result)
+    assert checks["promotion_gate"] is True
     active = ModelRegistry(open_database(env.database_url)).active("triage")
     assert (
         active is not None
         and active.evaluation["fields"]["category"]["models"]["reference"]["accuracy"] < 0.85
     )
+    # A band whose held-out accuracy is below the target it was learned for is switched off, and the
+    # check says so; computed here from the band's numbers.
+    bands = {name: f["band"] for name, f in active.evaluation["fields"].items()}
+    assert all(b["target_accuracy"] == 0.95 for b in bands.values())
+    missed = sorted(
+        name
+        for name, b in bands.items()
+        if b["accuracy_automatic"] is not None and b["accuracy_automatic"] < b["target_accuracy"]
+    )
+    assert sorted(active.evaluation["switched_off_bands"]) == missed
+    assert checks["confidence_bands_hold"] is (not missed)
 
 
 def test_the_signals_chain_ranks_saved_chunks_and_refuses_a_candidate_it_cannot_prove(env):

@@ -13,11 +13,12 @@ from fine_tuning_assets.classifiers.evaluation import (
     _macro_f1_from_codes,
     band_coverage,
     bootstrap_label_metric_difference,
+    check_band,
     field_metrics,
     ranking_metrics,
 )
 from fine_tuning_assets.classifiers.examples import TextExample, assign_splits, class_balance
-from fine_tuning_assets.classifiers.model import TextClassifier, fit_temperature, softmax
+from fine_tuning_assets.classifiers.model import Head, TextClassifier, fit_temperature, softmax
 from fine_tuning_assets.classifiers.recipes import ClassifierSearchConfig, FieldSpec, search_classifier
 from fine_tuning_assets.classifiers.task import drop_rare_labels
 from fine_tuning_assets.core.task import TaskDataError
@@ -93,6 +94,12 @@ def test_a_lexical_classifier_is_searched_saved_without_pickle_and_loads_to_the_
     metrics = result.metrics()
     assert metrics["fields"]["category"]["selected_recipe"] == "tfidf-lr"
     assert metrics["fields"]["category"]["recipes"]["tfidf-lr"]["macro_f1"] > 0.95
+    assert 0 <= metrics["fields"]["urgency"]["recipes"]["tfidf-lr"]["log_loss"] < 0.7
+    # Every recipe's best model, as the search calibrated it: the chosen recipe's is the served one.
+    recipes = result.recipe_classifier("urgency").predict_proba(["the app crashes"], [("rating=1",)])
+    served = result.classifier.predict_proba(["the app crashes"], [("rating=1",)])
+    assert set(recipes) == {"tfidf-lr"}
+    np.testing.assert_allclose(recipes["tfidf-lr"], served["urgency"], rtol=1e-6)
     assert not [p for p in tmp_path.iterdir() if p.suffix in (".pkl", ".pickle", ".joblib")]
     loaded = TextClassifier.load(tmp_path)
     texts, tags = ["the app crashes with an error message", "please add dark mode"], [("rating=1",), ()]
@@ -105,13 +112,14 @@ def test_a_lexical_classifier_is_searched_saved_without_pickle_and_loads_to_the_
 
 
 def test_both_fine_tunes_train_save_and_load_as_serving_loads_them(tmp_path):
-    """The SetFit-style and the classification fine-tune, a few steps each on tiny data."""
+    """The SetFit-style and the classification fine-tune, a few steps each on tiny data; the blend pools the
+    fine-tuned head with the lexical one."""
     from fine_tuning_assets.classifiers.model import FINETUNED_EMBEDDING, TUNED_EMBEDDING
     from fine_tuning_assets.core.fine_tuning import FineTuningConfig
 
     examples = reviews(60)
     config = ClassifierSearchConfig(
-        recipes=("setfit", "finetune-lr"),
+        recipes=("setfit", "finetune-lr", "blend-finetune"),
         c_values=(4.0,),
         setfit=FineTuningConfig(epochs=1, batch_size=16),
         setfit_pairs_per_example=1,
@@ -128,16 +136,66 @@ def test_both_fine_tunes_train_save_and_load_as_serving_loads_them(tmp_path):
         progress=lambda _m: None,
     )
     assert set(result.training) == {"setfit", "classifier-finetune"}
-    assert set(result.validation["category"]) == {"setfit", "finetune-lr"}
+    assert set(result.validation["category"]) == {"setfit", "finetune-lr", "blend-finetune"}
+    assert result.validation["category"]["blend-finetune"]["blend_share"] in config.blend_weights
     chosen = result.classifier.fields["category"].recipe
-    kept = {"setfit": TUNED_EMBEDDING, "finetune-lr": FINETUNED_EMBEDDING}
+    kept = {
+        "setfit": TUNED_EMBEDDING,
+        "finetune-lr": FINETUNED_EMBEDDING,
+        "blend-finetune": FINETUNED_EMBEDDING,
+    }
     assert (tmp_path / kept[chosen]).is_dir()
-    assert not any((tmp_path / folder).exists() for recipe, folder in kept.items() if recipe != chosen)
+    assert not any((tmp_path / folder).exists() for folder in set(kept.values()) - {kept[chosen]})
     loaded = TextClassifier.load(tmp_path)
     texts = [e.text for e in examples[40:45]]
     np.testing.assert_allclose(
         loaded.predict_proba(texts)["category"], result.classifier.predict_proba(texts)["category"], atol=1e-5
     )
+
+
+def test_only_the_fine_tunes_the_recipes_need_are_trained(tmp_path):
+    """A search without SetFit recipes trains no SetFit model (its feature set is not a suffix match away)."""
+    from fine_tuning_assets.core.fine_tuning import FineTuningConfig
+
+    examples = reviews(40)
+    result = search_classifier(
+        examples[:30],
+        examples[30:],
+        fields=[FieldSpec("category")],
+        tune_field="category",
+        base_model=None,
+        config=ClassifierSearchConfig(
+            recipes=("tfidf-lr", "finetune-lr"),
+            c_values=(4.0,),
+            classifier_finetune=FineTuningConfig(epochs=1, batch_size=16),
+        ),
+        output_dir=tmp_path,
+        progress=lambda _m: None,
+    )
+    assert set(result.training) == {"classifier-finetune"}
+    assert set(result.encoders) == {"finetuned"}
+
+
+def test_a_pooled_head_is_the_weighted_mean_of_its_parts_calibrated_log_probabilities():
+    rng = np.random.default_rng(2)
+    labels = ["BUG", "FEATURE", "OTHER"]
+    x1, x2 = rng.normal(size=(8, 5)), rng.normal(size=(8, 4))
+    first = Head(labels, rng.normal(size=(5, 3)), rng.normal(size=3), temperature=0.7)
+    second = Head(labels, rng.normal(size=(4, 3)), rng.normal(size=3), temperature=2.5)
+    pooled = Head.pool(first, second, share=0.3)
+    expected = softmax(0.3 * np.log(first.probabilities(x1)) + 0.7 * np.log(second.probabilities(x2)))
+    np.testing.assert_allclose(pooled.probabilities(np.hstack([x1, x2])), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="share their labels"):
+        Head.pool(first, Head(["a", "b", "c"], second.weights, second.bias), share=0.5)
+
+
+def test_the_search_config_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="choose_by"):
+        ClassifierSearchConfig(choose_by="accuracy")
+    with pytest.raises(ValueError, match="blend_weights"):
+        ClassifierSearchConfig(blend_weights=(0.5, 1.0))
+    with pytest.raises(ValueError, match="unknown recipes"):
+        ClassifierSearchConfig(recipes=("tfidf-lr", "gpt"))
 
 
 def test_the_search_refuses_a_field_with_one_label(tmp_path):
@@ -179,6 +237,9 @@ def test_metrics_bands_and_ranking_say_what_they_measure():
     assert per_class["BUG"]["recall"] == 0.5 and per_class["OTHER"]["precision"] == pytest.approx(0.6667)
     band = band_coverage(["a", "a", "b", "b"], ["a", "b", "b", "a"], [0.99, 0.6, 0.95, 0.5], threshold=0.9)
     assert band["coverage"] == 0.5 and band["accuracy_automatic"] == 1.0 and band["accuracy_to_humans"] == 0.0
+    assert check_band(band, target_accuracy=0.95)["holds"] is True
+    missed = band_coverage(["a", "a", "b"], ["a", "b", "b"], [0.99, 0.97, 0.95], threshold=0.9)
+    assert check_band(missed, target_accuracy=0.95)["holds"] is False  # 2 of 3 right above the threshold
     assert band_coverage(["a"], ["a"], [0.99], threshold=None)["coverage"] == 0.0
     ranked = ranking_metrics(
         [True, False, True, False],
@@ -235,3 +296,48 @@ def test_module_doctests_pass(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_serving_switches_off_a_band_the_evaluation_found_missing_its_target(tmp_path, registry):
+    """A field whose confidence band missed its accuracy on held-out examples sends every prediction to a
+    human; the other fields keep theirs."""
+    from dataclasses import replace
+
+    from fine_tuning_assets.classifiers.task import ClassifierPredictor
+    from fine_tuning_assets.tasks.triage.task import TRIAGE
+
+    flip = {"BUG": "FEATURE", "FEATURE": "OTHER", "OTHER": "BUG"}
+    examples = [  # every fifth category wrong: no probability saturates, both fields get a band
+        replace(e, labels={**e.labels, "category": flip[e.labels["category"]]}) if i % 5 == 0 else e
+        for i, e in enumerate(reviews(300))
+    ]
+    from fine_tuning_assets.core.artifacts import ArtifactStore
+
+    folder = ArtifactStore(tmp_path / "artifacts").write_directory(
+        "models/triage/v1",
+        lambda directory: search_classifier(
+            examples[:200],
+            examples[200:],
+            fields=[FieldSpec("category"), FieldSpec("urgency")],
+            tune_field="category",
+            base_model=None,
+            config=ClassifierSearchConfig(recipes=("tfidf-lr",), c_values=(10.0,), target_accuracy=0.6),
+            output_dir=directory,
+            progress=lambda _m: None,
+        ),
+        manifest={},
+    )
+    thresholds = {n: f.confidence_threshold for n, f in TextClassifier.load(folder).fields.items()}
+    assert thresholds["category"] is not None and thresholds["urgency"] is not None
+    version = registry.register(
+        task="triage", model_kind="classifier", base_model="b", dataset_version="ds", config={}, actor="t"
+    )
+    registry.transition(version.id, "evaluating", actor="t", reason="trained", artifact_path=str(folder))
+    registry.transition(
+        version.id, "staged", actor="t", reason="gate", evaluation={"switched_off_bands": ["category"]}
+    )
+    registry.promote(version.id, expected_active_id=None, actor="t", reason="test")
+    predictor = ClassifierPredictor.load(TRIAGE, registry, None, base_model=None)
+    [prediction] = predictor.predict(["the app crashes with an error message"], [("rating=1",)])
+    assert prediction["category"].threshold is None and prediction["category"].automatic is False
+    assert prediction["urgency"].threshold == thresholds["urgency"]

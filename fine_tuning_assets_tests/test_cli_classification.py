@@ -50,22 +50,36 @@ def test_predicting_one_text_names_the_model_or_says_it_fell_back(project, demo,
 
 def test_evaluate_triage_and_signals_score_a_labelled_file_and_store_nothing(project, demo, tmp_path):
     before = fta(project, "models", "list").stdout
-    triage_file = write_triage_file(tmp_path / "held_out.csv", n_reviews=120, seed=99)
+    triage_file = write_triage_file(tmp_path / "held_out.csv", n_reviews=60, seed=99)
     out = fta(project, "evaluate", "triage", str(triage_file), "--output", str(tmp_path / "t.json")).stdout
     assert "reference: the original AI" in out and "base: base model zero-shot" in out
     report = json.loads((tmp_path / "t.json").read_text())
     assert set(report["fields"]) == {"category", "urgency", "topic"}
     assert (
-        report["fields"]["category"]["models"]["reference"]["rows"]
-        == report["fields"]["category"]["n"]
-        == 120
+        report["fields"]["category"]["models"]["reference"]["rows"] == report["fields"]["category"]["n"] == 60
     )
-    signals_file = write_signals_file(tmp_path / "chunks.jsonl", n_chunks=80, seed=99, file_format="jsonl")
+    signals_file = write_signals_file(tmp_path / "chunks.jsonl", n_chunks=40, seed=99, file_format="jsonl")
     out = fta(project, "evaluate", "signals", str(signals_file), "--output", str(tmp_path / "s.json")).stdout
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["fields"]["action"]["models"]["reference_score"]["average_precision"] is not None
     assert "average_precision" in out
     assert fta(project, "models", "list").stdout == before
+
+
+def test_export_training_data_writes_each_tasks_openai_chat_jsonl_and_csv(project, demo, tmp_path):
+    out = tmp_path / "triage_train.jsonl"
+    exported = fta(
+        project,
+        *("export", "training-data", "--task", "triage", "--format", "openai_jsonl", "--split", "train"),
+        *("--output", str(out), "--stats"),
+    )
+    assert f"to {out}" in exported.stdout and '"by_split"' in exported.stdout
+    system, _user, assistant = json.loads(out.read_text().splitlines()[0])["messages"]
+    assert "triage" in system["content"] and set(json.loads(assistant["content"])) >= {"category", "urgency"}
+    table = tmp_path / "signals.csv"
+    fta(project, "export", "training-data", "--task", "signals", "--format", "csv", "--output", str(table))
+    header = table.read_text().splitlines()[0].split(",")
+    assert {"id", "text", "action"} <= set(header)
 
 
 def test_a_malformed_corrections_file_is_rejected_with_line_numbers_and_writes_nothing(

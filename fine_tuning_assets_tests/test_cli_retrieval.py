@@ -67,7 +67,7 @@ def test_answer_selection_import_materialize_evaluate_and_rank(project):
     assert json.loads(fallback.stdout)["fallback_reason"] == "no retrieval model is active"
 
     materialized = fta(
-        project, "materialize", "--task", "retrieval", "--epochs", "1", "--max-train-minutes", "2"
+        project, "materialize", "--task", "retrieval", "--epochs", "1", "--max-train-minutes", "0.5"
     )
     assert materialized.returncode in (0, 3), materialized.stdout + materialized.stderr
     out = materialized.stdout

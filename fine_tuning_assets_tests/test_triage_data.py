@@ -121,18 +121,20 @@ def test_a_bad_file_is_refused_whole_with_every_problem_and_its_line(tmp_path):
         + "r4,Confusing menus,Notely,3,USABILITY,?,low,,ana\n"  # 5: nothing the person gave
         + "r1,Crashes at login,Notely,1,PERFORMANCE,FEATURE,high,high,ana\n"  # 6: r1 again, other content
         + ",No id here,Notely,3,OTHER,OTHER,low,low,ana\n"  # 7: no review id
-        + f"r5,Fine,Notely,5,OTHER,{'X' * 201},low,low,ana\n",  # 8: label too long
+        + f"r5,Fine,Notely,5,OTHER,{'X' * 201},low,low,ana\n"  # 8: label too long
+        + "r6,Great,Notely,99,OTHER,OTHER,low,low,ana\n",  # 9: rating out of range
     )
     error = refused(read_triage_corrections, path)
     lines = by_line(error)
-    assert sorted(lines) == [3, 4, 5, 6, 7, 8]
+    assert sorted(lines) == [3, 4, 5, 6, 7, 8, 9]
     assert "text (text) is empty" in lines[3]
     assert "rating 'lots' is not a number" in lines[4]
     assert "no value of the person's triage" in lines[5]
     assert "review 'r1' has other content than on line 2 (category differ)" in lines[6]
     assert "review id (review_id) is missing" in lines[7]
     assert "longer than 200 characters" in lines[8]
-    assert str(error).startswith(f"{path}: 6 problems on 6 line(s); nothing was imported")
+    assert "rating 99 is outside 0 to 10" in lines[9]
+    assert str(error).startswith(f"{path}: 7 problems on 7 line(s); nothing was imported")
     nul = write(tmp_path, "nul.csv", "text,category\nfine,BUG\nbad\x00text,BUG\n")
     assert "NUL character" in by_line(refused(read_triage_corrections, nul))[3]
 

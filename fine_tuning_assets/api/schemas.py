@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fine_tuning_assets.tasks.triage.records import RATING_RANGE
+
 #: The longest text a request may carry (a statement, a query).
 MAX_TEXT = 10_000
 #: The most pairs one batch request may score.
@@ -272,8 +274,7 @@ class TrainingDataOut(TrainingDataStats):
 # -- classification tasks (triage, signals) ---------------------------------------------------------------
 class ReviewIn(Strict):
     text: str = Text
-    app: str | None = Field(default=None, max_length=200)
-    rating: float | None = Field(default=None, ge=0, le=10)
+    rating: float | None = Field(default=None, ge=RATING_RANGE[0], le=RATING_RANGE[1])
 
 
 class TriageIn(Strict):

@@ -95,6 +95,22 @@ def band_coverage(
     }
 
 
+def check_band(band: Mapping[str, Any], *, target_accuracy: float | None) -> dict[str, Any]:
+    """A field's band (:func:`band_coverage` on held-out examples) against the accuracy it was learned for:
+    it ``holds`` unless the examples it applied have a lower accuracy (an empty band holds, and so does one
+    whose target was not recorded). A band that does not hold is switched off for serving, like dedup's.
+
+    Example:
+        >>> check_band({"accuracy_automatic": 0.9}, target_accuracy=0.95)["holds"]
+        False
+        >>> check_band({"accuracy_automatic": None}, target_accuracy=0.95)["holds"]
+        True
+    """
+    accuracy = band["accuracy_automatic"]
+    holds = accuracy is None or target_accuracy is None or accuracy >= target_accuracy
+    return {"target_accuracy": target_accuracy, **band, "holds": bool(holds)}
+
+
 def _macro_f1_from_codes(truth: np.ndarray, predicted: np.ndarray, n_labels: int) -> float:
     """Macro-F1 over the labels present in ``truth`` (as sklearn's with ``labels=present``), vectorised."""
     matrix = np.bincount(truth * n_labels + predicted, minlength=n_labels * n_labels).reshape(
@@ -164,12 +180,20 @@ def bootstrap_label_metric_difference(
 
 
 def zero_shot_probabilities(
-    model: Any, texts: Sequence[str], prompts: Mapping[str, str], *, temperature: float = 0.05
+    model: Any,
+    texts: Sequence[str],
+    prompts: Mapping[str, str],
+    *,
+    temperature: float = 0.05,
+    prompt_vectors: np.ndarray | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """The base model as a classifier with no training: the softmax of a text's cosine similarity to each
-    label's prompt (label → prompt), sharpened by ``temperature``. Returns the labels and the probabilities."""
+    label's prompt (label → prompt), sharpened by ``temperature``. Returns the labels and the probabilities.
+    ``prompt_vectors`` passes the prompts' embeddings (in ``prompts`` order) when the caller keeps them."""
     labels = list(prompts)
-    label_vectors = encode(model, [prompts[lab] for lab in labels])
+    label_vectors = (
+        prompt_vectors if prompt_vectors is not None else encode(model, [prompts[lab] for lab in labels])
+    )
     text_vectors = encode(model, texts)
     return labels, softmax((text_vectors @ label_vectors.T) / temperature)
 

@@ -129,6 +129,21 @@ class Head:
             intercept = np.concatenate([np.zeros(1, dtype=np.float32), intercept])
         return cls([str(c) for c in model.classes_], coef.T.copy(), intercept)
 
+    @classmethod
+    def pool(cls, first: Head, second: Head, *, share: float) -> Head:
+        """The log-linear pool of two calibrated heads, as one head on their features side by side:
+        ``softmax(share · log p_first + (1 − share) · log p_second)``. Each head's log-probabilities are its
+        logits over its temperature less a per-row constant, which softmax ignores, so the pooled weights are
+        the two heads' weights scaled and stacked."""
+        if first.labels != second.labels:
+            raise ValueError(f"pooled heads must share their labels: {first.labels} vs {second.labels}")
+        a, b = share / first.temperature, (1 - share) / second.temperature
+        return cls(
+            labels=list(first.labels),
+            weights=np.vstack([first.weights * a, second.weights * b]).astype(np.float32),
+            bias=(first.bias * a + second.bias * b).astype(np.float32),
+        )
+
     def logits(self, features: Any) -> np.ndarray:
         return np.asarray(features @ self.weights, dtype=np.float64) + self.bias
 
@@ -336,7 +351,7 @@ def _safe(name: str) -> str:
 def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     """Normalised embeddings of ``texts`` (float32, texts × dimension)."""
     if not len(texts):
-        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
     return model.encode(
         list(texts),
         batch_size=batch_size,

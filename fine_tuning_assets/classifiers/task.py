@@ -24,6 +24,7 @@ import pandas as pd
 from fine_tuning_assets.classifiers.evaluation import (
     band_coverage,
     bootstrap_label_metric_difference,
+    check_band,
     confusion_matrix_png,
     field_metrics,
     ranking_metrics,
@@ -35,9 +36,9 @@ from fine_tuning_assets.classifiers.examples import (
     class_balance,
     merge_identical_texts,
 )
-from fine_tuning_assets.classifiers.model import TextClassifier
+from fine_tuning_assets.classifiers.model import TextClassifier, encode
 from fine_tuning_assets.classifiers.recipes import ClassifierSearchConfig, FieldSpec, search_classifier
-from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify, write_records_atomic
+from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify, write_jsonl
 from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL, ModelLoadError
 from fine_tuning_assets.core.imports import content_digest
 from fine_tuning_assets.core.metrics import bootstrap_average_precision_difference, png_markdown
@@ -202,6 +203,11 @@ class ClassificationTask:
                 "paired-bootstrap lower bound on held-out examples, and is not below the base model's.",
                 blocking=True,
             ),
+            CheckSpec(
+                "confidence_bands_hold",
+                "Each field's confidence band reaches its target accuracy on held-out examples; a band that "
+                "misses is switched off for serving (that field's predictions all go to a human).",
+            ),
         )
 
     # -- feedback -------------------------------------------------------------------------------------------
@@ -254,22 +260,18 @@ class ClassificationTask:
             verify(artifacts.path(relative))
             return artifacts.path(relative)
 
-        def jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_records_atomic(path, rows, columns=list(rows[0]) if rows else [], file_format="jsonl")
-
         def write(directory: Path) -> None:
-            jsonl(
+            write_jsonl(
                 directory / "examples.jsonl",
                 [{**e.to_dict(), "split": training_set.splits[e.id]} for e in training_set.examples],
             )
             for split in SPLITS:
                 examples = training_set.split(split)
-                jsonl(
+                write_jsonl(
                     directory / "exports" / f"openai_chat_{split}.jsonl",
                     [self.openai_chat_example(e) for e in examples],
                 )
-                jsonl(
+                write_jsonl(
                     directory / "exports" / f"records_{split}.jsonl",
                     [self.export_record(e) for e in examples],
                 )
@@ -431,9 +433,10 @@ class ClassificationTask:
         output_dir: Path,
         progress: ProgressFn,
     ) -> TrainedModel:
-        """Per field, the recipes (TF-IDF + logistic regression, frozen embedding + head, SetFit-style
-        fine-tune + head, stacks of lexical and embedding features) compared on validation; the best is
-        calibrated and given a confidence threshold for the target accuracy."""
+        """Per field, the recipes (TF-IDF + logistic regression, frozen embedding + head, the SetFit-style and
+        the classification fine-tune + head, stacks of lexical and embedding features, the blend of n-grams
+        and the fine-tuned head) compared on validation by calibrated log-loss; the best is calibrated and
+        given a confidence threshold for the target accuracy."""
         result = search_classifier(
             training_set.split("train"),
             training_set.split("validation"),
@@ -454,8 +457,11 @@ class ClassificationTask:
                         "field": name,
                         "recipe": recipe + (" (chosen)" if recipe == summary["selected_recipe"] else ""),
                         f"validation {spec.selection_metric}": values.get(spec.selection_metric),
+                        "validation log-loss": values.get("log_loss"),
                         "C": values.get("C"),
                         "embedding weight": values.get("embedding_weight"),
+                        "blend: C of the embedding head": values.get("C_embedding"),
+                        "blend: lexical share": values.get("blend_share"),
                     }
                 )
         chosen = ", ".join(f"{n}: {s['selected_recipe']}" for n, s in metrics["fields"].items())
@@ -643,19 +649,17 @@ class ClassificationTask:
                 }
             candidate_field = candidate.fields[spec.name]
             confidence = cand_p[rows].max(axis=1)
+            band = band_coverage(
+                truth,
+                [cand_labels[i] for i in rows],
+                confidence,
+                threshold=candidate_field.confidence_threshold,
+            )
             fields_report[spec.name] = {
                 "labels": labels,
                 "n": len(rows),
                 "models": models,
-                "band": {
-                    "target_accuracy": None,
-                    **band_coverage(
-                        truth,
-                        [cand_labels[i] for i in rows],
-                        confidence,
-                        threshold=candidate_field.confidence_threshold,
-                    ),
-                },
+                "band": check_band(band, target_accuracy=candidate.metadata.get("target_accuracy")),
                 "recipe": candidate_field.recipe,
                 "confusion": {"truth": truth, "predicted": [cand_labels[i] for i in rows]},
             }
@@ -669,6 +673,7 @@ class ClassificationTask:
             "primary_field": self.primary.name,
             "primary_metric": self.primary.selection_metric,
             "fields": fields_report,
+            "switched_off_bands": [n for n, f in fields_report.items() if not f["band"]["holds"]],
             "gate": gate,
             "active_load_error": active_error,
             "active_unseen_test_examples": len(active_unseen) if active_unseen is not None else None,
@@ -714,7 +719,8 @@ class ClassificationTask:
             truth = [examples[i].labels[spec.name] for i in rows]
             labels = sorted(set(label_sets.get(spec.name, [])) | set(truth))
             entries: dict[str, Any] = {}
-            for role, (name, by_field) in predictions.items():
+            sources = {**predictions, "base": ("base model zero-shot", base_predictions)}
+            for role, (name, by_field) in sources.items():
                 if spec.name in by_field:
                     predicted, p, order = by_field[spec.name]
                     entries[role] = self._model_entry(
@@ -729,20 +735,6 @@ class ClassificationTask:
                         rows,
                         config,
                     )
-            if spec.name in base_predictions:
-                predicted, p, order = base_predictions[spec.name]
-                entries["base"] = self._model_entry(
-                    "base model zero-shot",
-                    truth,
-                    [predicted[i] for i in rows],
-                    labels,
-                    spec,
-                    p[rows],
-                    order,
-                    examples,
-                    rows,
-                    config,
-                )
             with_reference = [i for i in rows if examples[i].reference.get(spec.name) is not None]
             if self.reference_name and with_reference:
                 entries["reference"] = {
@@ -971,14 +963,11 @@ class ClassificationTask:
                 )
             metadata[f"{name}_macro_f1"] = candidate["macro_f1"]
             metadata[f"{name}_accuracy"] = candidate["accuracy"]
-            band_rows.append(
-                {
-                    "field": name,
-                    "recipe": f["recipe"],
-                    **{k: v for k, v in f["band"].items() if k != "target_accuracy"},
-                }
-            )
+            band_rows.append({"field": name, "recipe": f["recipe"], **f["band"]})
         metadata["confidence_bands"] = Markdown.table(pd.DataFrame(band_rows))
+        switched_off = report.get("switched_off_bands", [])
+        band_reasons = [_band_reason(name, f["band"]) for name, f in report["fields"].items()]
+        metadata["bands_switched_off"] = ", ".join(switched_off) or "none"
         gate = report["gate"]
         metadata.update(
             {
@@ -999,7 +988,16 @@ class ClassificationTask:
                         "improvement_lower_bound": gate["improvement_lower_bound"],
                         "reasons": Markdown("\n".join(f"- {r}" for r in gate["reasons"])),
                     },
-                )
+                ),
+                CheckOutcome(
+                    "confidence_bands_hold",
+                    passed=not switched_off,
+                    severity="warn",
+                    metadata={
+                        "switched_off": ", ".join(switched_off) or "none",
+                        "reasons": Markdown("\n".join(f"- {r}" for r in band_reasons)),
+                    },
+                ),
             ],
         )
 
@@ -1053,6 +1051,27 @@ class ClassificationTask:
         }
 
 
+def switch_off_missed_bands(classifier: TextClassifier, evaluation: Mapping[str, Any]) -> TextClassifier:
+    """The fields whose band missed its target accuracy on held-out examples (the version's evaluation,
+    ``switched_off_bands``) lose their threshold: every prediction of theirs goes to a human."""
+    for name in evaluation.get("switched_off_bands", []):
+        if name in classifier.fields:
+            classifier.fields[name].confidence_threshold = None
+    return classifier
+
+
+def _band_reason(field: str, band: Mapping[str, Any]) -> str:
+    if band["threshold"] is None:
+        return f"{field}: no band (no threshold reached the target accuracy on validation)"
+    if band["accuracy_automatic"] is None:
+        return f"{field}: the band is empty on the held-out examples: kept"
+    verdict = "kept" if band["holds"] else "band SWITCHED OFF, every prediction goes to a human"
+    return (
+        f"{field}: accuracy {band['accuracy_automatic']:.4f} on the {band['automatic']} held-out examples above "
+        f"{band['threshold']:.3f} (target {band['target_accuracy'] or 'not recorded'}): {verdict}"
+    )
+
+
 def drop_rare_labels(
     examples: Sequence[TextExample], *, fields: Sequence[str], minimum: int
 ) -> tuple[list[TextExample], dict[str, dict[str, int]]]:
@@ -1100,6 +1119,8 @@ class ClassifierPredictor:
     model: str
     model_version_id: int | None
     fallback_reason: str | None
+    #: field → the embeddings of its zero-shot prompts (the fallback encodes them once, not per request).
+    prompt_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -1112,6 +1133,7 @@ class ClassifierPredictor:
         if active is not None:
             try:
                 classifier = TextClassifier.load(active.artifact_path, base_model=base_model)
+                switch_off_missed_bands(classifier, active.evaluation)
                 return cls(task, classifier, None, {}, active.label, active.id, None)
             except (ModelLoadError, OSError, KeyError, ValueError) as error:
                 reason = f"the active model {active.label} could not be loaded: {error}"
@@ -1137,8 +1159,11 @@ class ClassifierPredictor:
             labels = self.label_sets.get(spec.name, [])
             if len(labels) < 2:
                 continue
+            prompts = self.task.zero_shot_prompts(spec.name, labels)
+            if spec.name not in self.prompt_vectors:
+                self.prompt_vectors[spec.name] = encode(self.base, [prompts[lab] for lab in prompts])
             order, probabilities = zero_shot_probabilities(
-                self.base, texts, self.task.zero_shot_prompts(spec.name, labels)
+                self.base, texts, prompts, prompt_vectors=self.prompt_vectors[spec.name]
             )
             for row, values in enumerate(probabilities):
                 best = int(np.argmax(values))

@@ -1,9 +1,12 @@
-"""`fta demo` and `fta materialize`: run a task's chain on the persistent Dagster instance."""
+"""`fta demo` and `fta materialize`: run a task's chain on the persistent Dagster instance; `fta export
+training-data`: a task's training data as files."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from fine_tuning_assets.cli.common import (
@@ -12,6 +15,7 @@ from fine_tuning_assets.cli.common import (
     CliError,
     dagster_instance,
     load_settings,
+    open_engine,
     print_run_summary,
     require_writable_home,
     run_chain,
@@ -110,6 +114,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return max(codes)
 
 
+def cmd_export_training_data(args: argparse.Namespace) -> int:
+    """A task's training data (a saved training set, or built from the store now) as OpenAI chat JSONL, the
+    task's JSON records, or those records as CSV (nested fields as dotted columns); written atomically."""
+    import pandas as pd
+
+    from fine_tuning_assets.core.artifacts import ArtifactStore, write_json_atomic, write_text_atomic
+    from fine_tuning_assets.core.task import TaskDataError, TaskSettings
+    from fine_tuning_assets.tasks import task_named
+
+    settings = load_settings()
+    task = task_named(args.task)
+    try:
+        export = task.export_training_data(
+            open_engine(settings),
+            ArtifactStore(settings.artifact_root),
+            dataset_version=args.dataset_version,
+            split=args.split,
+            settings=TaskSettings(
+                min_examples=settings.min_examples_per_class, base_model=settings.base_model
+            ),
+        )
+    except TaskDataError as error:
+        raise CliError(str(error)) from error
+    records = export.in_format("openai_jsonl" if args.format == "openai_jsonl" else "json")
+    extension = {"openai_jsonl": "jsonl", "json": "json", "csv": "csv"}[args.format]
+    version = export.dataset_version or "now"
+    output = Path(args.output or f"{task.name}_training_data_{version}_{args.split}.{extension}")
+    if args.format == "openai_jsonl":
+        write_text_atomic(
+            output,
+            lambda stream: stream.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+        )
+    elif args.format == "json":
+        write_json_atomic(output, {"origin": export.origin, "stats": export.stats, "records": records})
+    else:
+        frame = pd.json_normalize(records)
+        for column in frame.columns:  # lists stay JSON in their cell
+            frame[column] = frame[column].map(lambda v: json.dumps(v) if isinstance(v, list | dict) else v)
+        write_text_atomic(output, lambda stream: frame.to_csv(stream, index=False), newline="")
+    print(f"wrote {len(records)} {task.name} examples from {export.origin} to {output}")
+    if args.stats:
+        print(json.dumps(export.stats, indent=2, default=str))
+    return EXIT_OK
+
+
 def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="epochs of every fine-tune of the task's recipe search")
     p.add_argument(
@@ -140,3 +189,20 @@ def add_commands(commands: Any, *, tasks: list[str]) -> None:
     which.add_argument("--job", help="a job by name: <task>_chain or <task>_data_prep (e.g. dedup_data_prep)")
     add_training_options(run)
     run.set_defaults(handler=cmd_materialize)
+
+    export = commands.add_parser("export", help="export training data")
+    exports = export.add_subparsers(dest="what", required=True)
+    training = exports.add_parser(
+        "training-data", help="a task's labelled examples as OpenAI chat JSONL, JSON records or CSV"
+    )
+    training.add_argument(
+        "--task", choices=tasks, default="dedup", help="whose training data (default dedup)"
+    )
+    training.add_argument("--format", required=True, choices=["openai_jsonl", "json", "csv"])
+    training.add_argument("--output", help="file to write (default: a name with the dataset version)")
+    training.add_argument("--split", default="all", choices=["all", "train", "validation", "test"])
+    training.add_argument(
+        "--dataset-version", help="export a saved training set (default: build from the store now)"
+    )
+    training.add_argument("--stats", action="store_true", help="print counts by label, split and origin")
+    training.set_defaults(handler=cmd_export_training_data)

@@ -59,7 +59,10 @@ def print_evaluation(version: Any) -> None:
     if primary:
         metric = evaluation["primary_metric"]
         models = primary["models"]
-        line = f"\n{evaluation['primary_field']}: fine-tuned {metric} {models['candidate'][metric]:.3f}"
+        line = (
+            f"\n{evaluation['primary_field']}: candidate ({primary['recipe']}) {metric} "
+            f"{models['candidate'][metric]:.3f}"
+        )
         if "base" in models and models["base"].get(metric) is not None:
             line += f" vs base {models['base'][metric]:.3f} ({models['candidate'][metric] - models['base'][metric]:+.3f})"
         if "reference" in models:
@@ -73,8 +76,22 @@ def print_evaluation(version: Any) -> None:
     bands = [{"field": name, "recipe": f["recipe"], **f["band"]} for name, f in evaluation["fields"].items()]
     print("\nconfidence bands (applied without a human above the threshold):")
     print_table(
-        bands, ["field", "recipe", "threshold", "coverage", "accuracy_automatic", "accuracy_to_humans"]
+        bands,
+        [
+            "field",
+            "recipe",
+            "threshold",
+            "coverage",
+            "accuracy_automatic",
+            "target_accuracy",
+            "holds",
+            "accuracy_to_humans",
+        ],
     )
+    for name in evaluation.get("switched_off_bands", []):
+        print(
+            f"  the {name} band missed its target on held-out examples: switched off, every {name} goes to a human"
+        )
     gate = evaluation["gate"]
     print(f"promotion gate {'PASSED' if gate['passed'] else 'REFUSED'} (vs {gate['reference']}):")
     for reason in gate["reasons"]:
@@ -87,6 +104,7 @@ def cmd_evaluate(
     """Evaluate the active model (and ``--model-version`` ones), the base model and the file's reference on a
     labelled file of the import's shape; nothing is stored. Prints the tables, writes the JSON report."""
     from fine_tuning_assets.classifiers.model import TextClassifier
+    from fine_tuning_assets.classifiers.task import switch_off_missed_bands
     from fine_tuning_assets.core.artifacts import write_json_atomic
     from fine_tuning_assets.core.base_model import load_sentence_transformer, resolve_base_model
 
@@ -109,8 +127,11 @@ def cmd_evaluate(
             (
                 role,
                 version.label,
-                TextClassifier.load(
-                    version.artifact_path, base_model=settings.base_model, encoders={"embedding": base}
+                switch_off_missed_bands(  # as serving uses it
+                    TextClassifier.load(
+                        version.artifact_path, base_model=settings.base_model, encoders={"embedding": base}
+                    ),
+                    version.evaluation,
                 ),
             )
         )

@@ -157,43 +157,6 @@ def cmd_counts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export_training_data(args: argparse.Namespace) -> int:
-    from fine_tuning_assets.core.artifacts import ArtifactStore
-    from fine_tuning_assets.tasks.dedup.exports import export_counts, write_export
-    from fine_tuning_assets.tasks.dedup.task import build_dedup_training_set
-    from fine_tuning_assets.tasks.dedup.training_set import (
-        TrainingSetConfig,
-        TrainingSetError,
-        load_training_set,
-    )
-
-    settings = load_settings()
-    if args.dataset_version:
-        training_set = load_training_set(ArtifactStore(settings.artifact_root), args.dataset_version)
-        origin = f"training set {training_set.version}"
-    else:
-        store = _store(settings)
-        watermark = store.latest_recorded_at()
-        try:
-            training_set = build_dedup_training_set(
-                store,
-                recorded_through=watermark,
-                config=TrainingSetConfig(min_examples_per_class=settings.min_examples_per_class),
-                base_model=settings.base_model,
-            )
-        except TrainingSetError as error:
-            raise CliError(str(error)) from error
-        origin = f"the feedback store's decisions recorded through {watermark:%Y-%m-%d %H:%M:%S}"
-    examples = training_set.examples if args.split == "all" else training_set.split(args.split)
-    extension = {"openai_jsonl": "jsonl", "json": "json", "csv": "csv"}[args.format]
-    output = Path(args.output or f"dedup_training_data_{training_set.version}_{args.split}.{extension}")
-    write_export(examples, output, export_format=args.format)
-    print(f"wrote {len(examples)} pairs from {origin} to {output}")
-    if args.stats:
-        print(json.dumps({"dataset_version": training_set.version, **export_counts(examples)}, indent=2))
-    return EXIT_OK
-
-
 def _print_metrics_table(models: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """One row per model: its metrics and its auto-merge band (threshold, coverage, precision)."""
     rows = []
@@ -478,7 +441,7 @@ def add_pair_file_options(p: argparse.ArgumentParser, *, file_option: bool = Fal
 
 
 def add_commands(commands: Any, imports: Any, evaluations: Any) -> None:
-    """The dedup task's subcommands: `fta import clusters|pairs`, `decide`, `counts`, `export training-data`,
+    """The dedup task's subcommands: `fta import clusters|pairs`, `decide`, `counts`,
     `evaluate pairs`, `review-queue`, `predict-merge`."""
     shapes = imports
     clusters = shapes.add_parser("clusters", help="cluster-shaped rows: one row per cluster member")
@@ -506,18 +469,6 @@ def add_commands(commands: Any, imports: Any, evaluations: Any) -> None:
     counts = commands.add_parser("counts", help="show counts of insights and decisions in the feedback store")
     counts.add_argument("--json", action="store_true")
     counts.set_defaults(handler=cmd_counts)
-
-    export = commands.add_parser("export", help="export training data")
-    exports = export.add_subparsers(dest="what", required=True)
-    training = exports.add_parser("training-data", help="labelled pairs as OpenAI chat JSONL, JSON or CSV")
-    training.add_argument("--format", required=True, choices=["openai_jsonl", "json", "csv"])
-    training.add_argument("--output", help="file to write (default: a name with the dataset version)")
-    training.add_argument("--split", default="all", choices=["all", "train", "validation", "test"])
-    training.add_argument(
-        "--dataset-version", help="export a saved training set (default: build from the store now)"
-    )
-    training.add_argument("--stats", action="store_true", help="print counts by label, split and origin")
-    training.set_defaults(handler=cmd_export_training_data)
 
     evaluate_pairs = evaluations.add_parser(
         "pairs", help="score labelled pairs with the active model, the base model and given versions"

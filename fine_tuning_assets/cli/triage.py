@@ -32,10 +32,10 @@ TASK = "triage"
 __all__ = ["DEMO_CANDIDATE_CONFIG", "add_commands", "errors", "print_evaluation", "seed_demo"]
 
 #: `fta demo`'s triage search: the recipes without the SetFit fine-tune (the classification fine-tune, 1
-#: epoch, is the one that pays off on reviews).
+#: epoch, is the one that pays off on reviews, blended with the n-grams).
 DEMO_CANDIDATE_CONFIG = {
     **DEMO_SEARCH,
-    "recipes": ["tfidf-lr", "embedding-lr", "stack", "finetune-lr", "stack-finetune"],
+    "recipes": ["tfidf-lr", "embedding-lr", "stack", "finetune-lr", "stack-finetune", "blend-finetune"],
     "classifier_finetune": {"epochs": 1},
 }
 
@@ -226,6 +226,17 @@ def add_file_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corrected-at-field", default="corrected_at")
 
 
+def rating_argument(text: str) -> float:
+    """``--rating``: a number in the range an import accepts."""
+    from fine_tuning_assets.core.imports import ValueProblem
+    from fine_tuning_assets.tasks.triage.imports import parse_rating
+
+    try:
+        return parse_rating(text, "--rating")
+    except ValueProblem as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from problem
+
+
 def cmd_evaluate_triage(args: argparse.Namespace) -> int:
     from fine_tuning_assets.tasks.triage.task import TRIAGE, review_example
 
@@ -239,7 +250,7 @@ def cmd_predict_triage(args: argparse.Namespace) -> int:
     from fine_tuning_assets.tasks.triage.task import TRIAGE, review_tags
 
     return cmd_predict(
-        args, task=TRIAGE, texts=[args.text], tags=[review_tags(args.app, args.rating)], what="the triage"
+        args, task=TRIAGE, texts=[args.text], tags=[review_tags(args.rating)], what="the triage"
     )
 
 
@@ -264,7 +275,7 @@ def add_commands(commands: Any, imports: Any, evaluations: Any) -> None:
     correct.add_argument("review_id")
     correct.add_argument("--text", required=True, help="the review's text")
     correct.add_argument("--app")
-    correct.add_argument("--rating", type=float, help="the review's star rating")
+    correct.add_argument("--rating", type=rating_argument, help="the review's star rating (0 to 10)")
     for field in _FIELDS:
         correct.add_argument(f"--{field}", help=f"the person's {field}")
     for field in _FIELDS:
@@ -288,7 +299,6 @@ def add_commands(commands: Any, imports: Any, evaluations: Any) -> None:
         "predict-triage", help="triage one review (category, urgency, topic) with the active triage model"
     )
     predict.add_argument("text", help="the review's text")
-    predict.add_argument("--app", help="the app reviewed")
-    predict.add_argument("--rating", type=float, help="the review's star rating")
+    predict.add_argument("--rating", type=rating_argument, help="the review's star rating (0 to 10)")
     add_predict_options(predict)
     predict.set_defaults(handler=cmd_predict_triage)

@@ -88,6 +88,16 @@ def write_records_atomic(
     return write_text_atomic(path, write, newline="" if file_format == "csv" else None)
 
 
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``rows`` as JSON lines (each row as it is), creating the parent folder: for the files of an
+    artifact being written in :meth:`ArtifactStore.write_directory`'s temporary folder, which makes the
+    whole folder appear at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as stream:
+        for row in rows:
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def verify(directory: str | Path) -> dict[str, Any]:
     """Check an artifact directory against its manifest; returns the manifest."""
     directory = Path(directory)

@@ -31,7 +31,7 @@ import math
 import operator
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -432,6 +432,20 @@ def content_digest(text: str, length: int = 12) -> str:
     """The first ``length`` hex digits of the sha1 of ``text``: ids derived from content, so the same text
     names the same record in every file and every order."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
+
+
+def parse_optional(
+    line: int, record: Mapping[str, Any], name: str, parse: Callable[[Any, str], Any], errors: list[RowError]
+) -> Any:
+    """The parsed value of an optional column: None when absent or empty, or (with a row error appended to
+    ``errors``) when ``parse`` finds it bad."""
+    if is_missing(record.get(name)):
+        return None
+    try:
+        return parse(record[name], name)
+    except ValueProblem as exc:
+        errors.append(RowError(line, str(exc)))
+        return None
 
 
 def parse_number(value: Any) -> float | None:

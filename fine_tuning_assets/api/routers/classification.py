@@ -29,7 +29,7 @@ def predict_triage(body: TriageIn, services: ServicesDep) -> ClassificationsOut:
         services,
         TRIAGE,
         [r.text for r in body.reviews],
-        [review_tags(r.app, r.rating) for r in body.reviews],
+        [review_tags(r.rating) for r in body.reviews],
     )
 
 

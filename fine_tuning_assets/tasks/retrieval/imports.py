@@ -38,6 +38,7 @@ from fine_tuning_assets.core.imports import (
     parse_flag,
     parse_identifier,
     parse_number,
+    parse_optional,
     parse_string,
     parse_timestamp,
     read_records,
@@ -314,7 +315,7 @@ def read_retrieval_feedback(
         document: Document | None = None
         if document_field is not None:
             text = _text(line, record, document_field, errors, what="the document text")
-            given_id = _optional(line, record, document_id_field, parse_identifier, errors)
+            given_id = parse_optional(line, record, document_id_field, parse_identifier, errors)
             if text is not None:
                 text = normalise_whitespace(text)
                 document_id = given_id or f"{id_prefix}-{content_digest(text, _INLINE_ID_DIGITS)}"
@@ -322,7 +323,7 @@ def read_retrieval_feedback(
         elif is_missing(record.get(document_id_field)):
             errors.append(RowError(line, f"the document id ({document_id_field}) is missing"))
         else:
-            document_id = _optional(line, record, document_id_field, parse_identifier, errors)
+            document_id = parse_optional(line, record, document_id_field, parse_identifier, errors)
         rating: float | None = None
         relevant: bool | None = None
         if is_missing(record.get(label_field)):
@@ -332,10 +333,10 @@ def read_retrieval_feedback(
                 rating, relevant = _label(record[label_field], label_field, relevant_at)
             except ValueProblem as exc:
                 errors.append(RowError(line, str(exc)))
-        row_user = _optional(line, record, user_field, parse_string, errors) or default_user
+        row_user = parse_optional(line, record, user_field, parse_string, errors) or default_user
         if row_user is not None and len(row_user) > _MAX_USER_LENGTH:
             errors.append(RowError(line, f"{user_field} is longer than {_MAX_USER_LENGTH} characters"))
-        row_time = _optional(line, record, rated_at_field, parse_timestamp, errors) or default_time
+        row_time = parse_optional(line, record, rated_at_field, parse_timestamp, errors) or default_time
         if len(errors) > before or query is None or document_id is None or relevant is None:
             continue
         if document is not None:
@@ -371,17 +372,6 @@ def read_retrieval_feedback(
         judgements=tuple(judgement for judgement, _ in judgements.values()),
         duplicates=tuple(duplicates),
     )
-
-
-def _optional(line: int, record: dict[str, Any], name: str, parse: Any, errors: list[RowError]) -> Any:
-    """The parsed value of an optional column; None when absent or empty, or (with a row error) when bad."""
-    if is_missing(record.get(name)):
-        return None
-    try:
-        return parse(record[name], name)
-    except ValueProblem as exc:
-        errors.append(RowError(line, str(exc)))
-        return None
 
 
 # -- BEIR ---------------------------------------------------------------------------------------------------
@@ -470,7 +460,7 @@ def _read_beir_queries(path: Path) -> dict[str, str]:
     first_line: dict[str, int] = {}
     for line, record in records:
         before = len(errors)
-        query_id = _optional(line, record, "_id", parse_identifier, errors)
+        query_id = parse_optional(line, record, "_id", parse_identifier, errors)
         if query_id is None and len(errors) == before:
             errors.append(RowError(line, "the query id (_id) is missing"))
         text = _text(line, record, "text", errors, what="the query")

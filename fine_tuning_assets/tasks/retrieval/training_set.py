@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify
+from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify, write_jsonl
 from fine_tuning_assets.core.splits import SPLITS, check_fractions, hash_split
 from fine_tuning_assets.core.task import TaskDataError
 from fine_tuning_assets.tasks.retrieval.ranking import Corpus, document_text
@@ -354,13 +354,6 @@ def dataset_path(version: str) -> str:
     return f"datasets/retrieval/{version}"
 
 
-def _jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as stream:
-        for row in rows:
-            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def tuple_records(tuples: Sequence[TrainingTuple]) -> list[dict[str, Any]]:
     """The ``{query, pos, neg, score}`` records sentence-transformers and most IR tooling read."""
     return [
@@ -395,19 +388,19 @@ def save_training_set(training_set: RetrievalTrainingSet, store: ArtifactStore) 
     """Write the corpus, queries, tuples, conflicts and exports atomically (a temp folder moved into place)."""
 
     def write(directory: Path) -> None:
-        _jsonl(directory / "corpus.jsonl", list(training_set.documents))
-        _jsonl(directory / "queries.jsonl", [asdict(q) for q in training_set.queries])
-        _jsonl(directory / "tuples.jsonl", [asdict(t) for t in training_set.tuples])
+        write_jsonl(directory / "corpus.jsonl", list(training_set.documents))
+        write_jsonl(directory / "queries.jsonl", [asdict(q) for q in training_set.queries])
+        write_jsonl(directory / "tuples.jsonl", [asdict(t) for t in training_set.tuples])
         (directory / "conflicts.json").write_text(
             json.dumps([asdict(c) for c in training_set.conflicts], indent=2) + "\n", encoding="utf-8"
         )
         full_text = {d["id"]: document_text(d["title"], d["text"]) for d in training_set.documents}
         for name in ("train", "validation"):
-            _jsonl(
+            write_jsonl(
                 directory / "exports" / f"tuples_{name}.jsonl", tuple_records(training_set.split_tuples(name))
             )
         for name in SPLITS:
-            _jsonl(
+            write_jsonl(
                 directory / "exports" / f"openai_chat_{name}.jsonl",
                 openai_chat_records(training_set.split_queries(name), full_text),
             )

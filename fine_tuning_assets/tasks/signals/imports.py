@@ -36,6 +36,7 @@ from fine_tuning_assets.core.imports import (
     missing_columns,
     parse_identifier,
     parse_number,
+    parse_optional,
     parse_timestamp,
     read_records,
     shorten,
@@ -153,15 +154,6 @@ def read_chunk_actions(
     for line, record in records:
         before = len(errors)
 
-        def take(name: str, parse: Any, record: dict[str, Any] = record, line: int = line) -> Any:
-            if is_missing(record.get(name)):
-                return None
-            try:
-                return parse(record[name], name)
-            except ValueProblem as exc:
-                errors.append(RowError(line, str(exc)))
-                return None
-
         content = _content(line, record, content_field, errors)
         if derive_ids:
             chunk_id = f"chunk-{content_digest(content, _CHUNK_ID_DIGITS)}" if content is not None else None
@@ -169,12 +161,12 @@ def read_chunk_actions(
             errors.append(RowError(line, f"the chunk id ({chunk_id_field}) is missing"))
             chunk_id = None
         else:
-            chunk_id = take(chunk_id_field, parse_identifier)
+            chunk_id = parse_optional(line, record, chunk_id_field, parse_identifier, errors)
         action = _action(line, record, action_field, words, errors)
-        user_id = take(user_field, parse_identifier)
-        relevance = take(relevance_field, _score)
-        quality = take(quality_field, _score)
-        acted_at = take(acted_at_field, parse_timestamp)
+        user_id = parse_optional(line, record, user_field, parse_identifier, errors)
+        relevance = parse_optional(line, record, relevance_field, _score, errors)
+        quality = parse_optional(line, record, quality_field, _score, errors)
+        acted_at = parse_optional(line, record, acted_at_field, parse_timestamp, errors)
         context = _context(line, record, context_field, context_fields, errors)
         if len(errors) > before or chunk_id is None or content is None or action is None:
             continue

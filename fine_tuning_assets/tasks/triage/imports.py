@@ -44,6 +44,7 @@ from fine_tuning_assets.core.imports import (
     normalise_whitespace,
     parse_identifier,
     parse_number,
+    parse_optional,
     parse_string,
     parse_timestamp,
     read_records,
@@ -52,6 +53,7 @@ from fine_tuning_assets.core.imports import (
 )
 from fine_tuning_assets.tasks.triage.records import (
     ALL_FIELDS,
+    RATING_RANGE,
     SUMMARY,
     TriageBatch,
     TriageCorrection,
@@ -167,15 +169,6 @@ def read_triage_corrections(
     for line, record in records:
         before = len(errors)
 
-        def take(name: str, parse: Any, _line: int = line, _record: dict[str, Any] = record) -> Any:
-            if is_missing(_record.get(name)):
-                return None
-            try:
-                return parse(_record[name], name)
-            except ValueProblem as exc:
-                errors.append(RowError(_line, str(exc)))
-                return None
-
         text = _text(line, record, text_field, errors)
         if generate_ids:
             review_id = (
@@ -187,13 +180,19 @@ def read_triage_corrections(
             errors.append(RowError(line, f"the review id ({review_id_field}) is missing"))
             review_id = None
         else:
-            review_id = take(review_id_field, parse_identifier)
-        app = take(app_field, _name)
-        rating = take(rating_field, _rating)
-        corrected_by = take(corrected_by_field, _name)
-        corrected_at = take(corrected_at_field, parse_timestamp)
-        person = {name: take(column, _value_parser(name)) for name, column in human.items()}
-        ai = {name: take(column, _value_parser(name)) for name, column in original.items()}
+            review_id = parse_optional(line, record, review_id_field, parse_identifier, errors)
+        app = parse_optional(line, record, app_field, _name, errors)
+        rating = parse_optional(line, record, rating_field, parse_rating, errors)
+        corrected_by = parse_optional(line, record, corrected_by_field, _name, errors)
+        corrected_at = parse_optional(line, record, corrected_at_field, parse_timestamp, errors)
+        person = {
+            name: parse_optional(line, record, column, _value_parser(name), errors)
+            for name, column in human.items()
+        }
+        ai = {
+            name: parse_optional(line, record, column, _value_parser(name), errors)
+            for name, column in original.items()
+        }
         if len(errors) == before and not any(value is not None for value in person.values()):
             errors.append(
                 RowError(
@@ -258,11 +257,14 @@ def _name(value: Any, name: str) -> str:
     return text
 
 
-def _rating(value: Any, name: str) -> float:
+def parse_rating(value: Any, name: str) -> float:
+    """A review's star rating: a number within :data:`RATING_RANGE`."""
     number = parse_number(value)
     if number is None:
         shown = repr(value.strip()) if isinstance(value, str) else json_type(value)
         raise ValueProblem(f"{name} {shown} is not a number")
+    if not RATING_RANGE[0] <= number <= RATING_RANGE[1]:
+        raise ValueProblem(f"{name} {number:g} is outside {RATING_RANGE[0]:g} to {RATING_RANGE[1]:g}")
     return number
 
 

@@ -58,6 +58,8 @@ __all__ = [
 TRIAGE_FIELDS: tuple[str, ...] = ("category", "urgency", "topic")
 #: The free-text field.
 SUMMARY = "summary"
+#: A review's star rating lies in this range (1–5 stars, 0–10 scores).
+RATING_RANGE: tuple[float, float] = (0.0, 10.0)
 #: Every field a correction holds, in table order.
 ALL_FIELDS: tuple[str, ...] = (*TRIAGE_FIELDS, SUMMARY)
 #: Values that mean "not given" (after stripping).
@@ -215,6 +217,10 @@ def batch_problems(batch: TriageBatch) -> list[str]:
             and math.isfinite(correction.rating)
         ):
             problems.append(f"{what}: rating {correction.rating!r} is not a finite number")
+        elif correction.rating is not None and not RATING_RANGE[0] <= correction.rating <= RATING_RANGE[1]:
+            problems.append(
+                f"{what}: rating {correction.rating:g} is outside {RATING_RANGE[0]:g} to {RATING_RANGE[1]:g}"
+            )
         if correction.corrected_by is not None and not correction.corrected_by.strip():
             problems.append(f"{what}: corrected_by is empty (use None when unknown)")
         if correction.corrected_at is not None and correction.corrected_at.tzinfo is None:

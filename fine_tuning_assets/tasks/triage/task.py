@@ -29,7 +29,7 @@ SYSTEM_MESSAGE = (
 )
 
 
-def review_tags(app: str | None, rating: float | None) -> tuple[str, ...]:
+def review_tags(rating: float | None) -> tuple[str, ...]:
     """What the lexical features see of a review besides its text: its star rating (the app is the split's
     group, not a feature: a new app must be triaged as well as a known one)."""
     return (f"rating={rating:g}",) if rating is not None else ()
@@ -41,7 +41,7 @@ def review_example(correction: TriageCorrection) -> TextExample:
         text=correction.text,
         labels={f: correction.corrected[f] for f in TRIAGE_FIELDS if correction.corrected.get(f) is not None},
         group=f"app:{correction.app}" if correction.app else None,
-        tags=review_tags(correction.app, correction.rating),
+        tags=review_tags(correction.rating),
         reference={
             f: correction.original[f] for f in TRIAGE_FIELDS if correction.original.get(f) is not None
         },
