@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,19 +15,24 @@ from fine_tuning_assets.core.database import open_database
 from fine_tuning_assets.core.registry import ModelRegistry
 from fine_tuning_assets.tasks.dedup.records import ClusterMember, DecisionBatch, Insight, MergeCluster
 from fine_tuning_assets.tasks.dedup.store import FeedbackStore
+from fine_tuning_assets_tests.cli_helpers import FTA, command_environment, run_in_process
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FTA = str(Path(sys.executable).with_name("fta"))
 
 
-def fta(project: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    """`fta args` run as a user runs it from the project folder ``project`` (FTA_HOME=project/.fta)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FTA_", "FINETUNE_", "DAGSTER_"))}
-    environ.update({"FTA_HOME": str(project / ".fta"), **env})
-    completed = subprocess.run(
-        [FTA, *args], cwd=project, env=environ, capture_output=True, text=True, timeout=900
-    )
+def fta(
+    project: Path, *args: str, check: bool = True, own_process: bool = False, **env: str
+) -> subprocess.CompletedProcess:
+    """`fta args` run from the project folder ``project`` (FTA_HOME=project/.fta), in this process (see
+    cli_helpers.py) or, with ``own_process``, as a user runs it: in a process of its own."""
+    environ = command_environment(project / ".fta", **env)
+    if own_process:
+        completed = subprocess.run(
+            [FTA, *args], cwd=project, env=environ, capture_output=True, text=True, timeout=900
+        )
+    else:
+        completed = run_in_process(project, args, environ)
     if check and completed.returncode != 0:
         raise AssertionError(
             f"fta {' '.join(args)} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
@@ -50,12 +54,23 @@ def demo(project) -> subprocess.CompletedProcess:
     training: trained, active models to use. The classification tasks try their recipes without a fine-tune
     (the fine-tunes themselves are tested in test_classifiers.py); the output is every run's, in order."""
     short = ("--epochs", "1", "--max-train-minutes", "3")
+    cheap = ("--recipes", "tfidf-lr,embedding-lr,stack")
     runs = [
         # 1.5 minutes of dedup fine-tuning: the stacker still beats the base model and is promoted.
-        fta(project, "demo", "--task", "dedup", "--epochs", "1", "--max-train-minutes", "1.5"),
-        fta(project, "demo", "--task", "retrieval", *short),
-        fta(project, "demo", "--task", "triage", "--recipes", "tfidf-lr,embedding-lr,stack", *short),
-        fta(project, "demo", "--task", "signals", "--recipes", "tfidf-lr,embedding-lr,stack", *short),
+        fta(
+            project,
+            "demo",
+            "--task",
+            "dedup",
+            "--epochs",
+            "1",
+            "--max-train-minutes",
+            "1.5",
+            own_process=True,
+        ),
+        fta(project, "demo", "--task", "retrieval", *short, own_process=True),
+        fta(project, "demo", "--task", "triage", *cheap, *short, own_process=True),
+        fta(project, "demo", "--task", "signals", *cheap, *short, own_process=True),
     ]
     return subprocess.CompletedProcess(
         runs[0].args, 0, "".join(r.stdout for r in runs), "".join(r.stderr for r in runs)

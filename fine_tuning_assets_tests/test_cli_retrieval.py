@@ -55,6 +55,10 @@ def test_rank_without_a_model_falls_back_to_the_base_embedding_and_says_so(proje
     assert done.returncode == 1 and "holds no documents" in done.stderr
 
 
+# About 70-170 s (a materialize, an evaluate, three `fta rank` model loads, an ONNX export): `pytest -m slow`.
+# The fast suite materializes retrieval through `fta demo --task retrieval` (conftest.py) and covers the
+# import, evaluation and ranking in process (test_retrieval_*.py).
+@pytest.mark.slow
 def test_answer_selection_import_materialize_evaluate_and_rank(project):
     done = fta(project, "import", "retrieval-feedback", "answers_a.csv", *ANSWER_OPTIONS)
     assert done.returncode == 0, done.stderr

@@ -87,6 +87,9 @@ def kill_while_training(project: Path) -> tuple[int, str]:
     return version.id, version.owner.run_id
 
 
+# About 60 s (a chain killed mid fine-tune, then a whole training run): `pytest -m slow`. The fast suite kills
+# a training process and has `fta models reap` settle it (test_fta_models_reap_fails_a_version_whose_...).
+@pytest.mark.slow
 def test_a_run_killed_while_fine_tuning_is_settled_by_the_next_training_run(project):
     version_id, run_id = kill_while_training(project)
     registry = ModelRegistry(open_database(f"sqlite:///{project / '.fta' / 'fta.sqlite'}"))

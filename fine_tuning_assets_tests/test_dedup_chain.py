@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from dagster import instance_for_test
 
 from fine_tuning_assets.core.database import open_database
@@ -23,6 +24,9 @@ from fine_tuning_assets_tests.chain_helpers import (
 )
 
 
+# About 70 s (three chain runs with fine-tuning): `pytest -m slow`. The fast suite promotes through the demo
+# fixture and test_api_server.py, and refuses in test_dedup_evaluation.py.
+@pytest.mark.slow
 def test_chain_promotes_replaces_and_refuses(tmp_path):
     settings = settings_for(tmp_path)
     engine = open_database(settings.database_url)

@@ -35,6 +35,11 @@ def errors() -> tuple[type[Exception], ...]:
     return (DecisionImportError, FeedbackStoreError)
 
 
+#: `fta demo`'s dedup search: every recipe inside a 2-minute fine-tuning budget (the task's default is 30), so
+#: that the four demos fit in 10 minutes on 2 cores; `fta materialize` uses the full defaults.
+DEMO_CANDIDATE_CONFIG = {"max_train_minutes": 2.0}
+
+
 def seed_demo(settings: Settings) -> None:
     """Seed the feedback store with the demo decisions, unless it already holds clusters."""
     from fine_tuning_assets.tasks.dedup.demo import generate_demo_decisions
