@@ -164,27 +164,18 @@ def _document_row(
     source_field: str,
     published_at_field: str,
 ) -> Document | None:
-    def take(name: str, parse: Any) -> Any:
-        if is_missing(record.get(name)):
-            return None
-        try:
-            return parse(record[name], name)
-        except ValueProblem as exc:
-            errors.append(RowError(line, str(exc)))
-            return _BAD
-
     before = len(errors)
     document_id = None
     if is_missing(record.get(id_field)):
         errors.append(RowError(line, f"the document id ({id_field}) is missing"))
     else:
-        document_id = take(id_field, parse_identifier)
+        document_id = parse_optional(line, record, id_field, parse_identifier, errors)
     text = _text(line, record, text_field, errors, what="the document text")
-    title = take(title_field, parse_string)
-    source = take(source_field, parse_string)
+    title = parse_optional(line, record, title_field, parse_string, errors)
+    source = parse_optional(line, record, source_field, parse_string, errors)
     if isinstance(source, str) and len(source) > _MAX_SOURCE_LENGTH:
         errors.append(RowError(line, f"{source_field} is longer than {_MAX_SOURCE_LENGTH} characters"))
-    published_at = take(published_at_field, parse_timestamp)
+    published_at = parse_optional(line, record, published_at_field, parse_timestamp, errors)
     metadata: dict[str, Any] = {}
     for name, value in record.items():
         if name in known or is_missing(value):
@@ -203,9 +194,6 @@ def _document_row(
         published_at=published_at,
         metadata=metadata,
     )
-
-
-_BAD = object()
 
 
 def _text(line: int, record: dict[str, Any], name: str, errors: list[RowError], *, what: str) -> str | None:
