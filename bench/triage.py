@@ -129,6 +129,22 @@ def recipes_on_held_out(result: Any, test: list[Any]) -> dict[str, dict[str, Any
     return out
 
 
+def save_embeddings(path: Path, result: Any, splits: dict[str, list[Any]]) -> None:
+    """Every encoder's embedding of every split, the labels, the original AI's labels and the rating tags."""
+    from fine_tuning_assets.classifiers.model import encode
+
+    arrays: dict[str, np.ndarray] = {}
+    for split, examples in splits.items():
+        arrays[f"{split}/label"] = np.array([e.labels["category"] for e in examples])
+        arrays[f"{split}/original"] = np.array([e.reference.get("category", "") for e in examples])
+        arrays[f"{split}/text"] = np.array([e.text for e in examples])
+        arrays[f"{split}/tags"] = np.array(["\t".join(e.tags) for e in examples])
+        for name, encoder in result.encoders.items():
+            arrays[f"{split}/{name}"] = encode(encoder, [e.text for e in examples])
+    np.savez_compressed(path, **arrays)
+    print(f"  embeddings of {', '.join(result.encoders)} written to {path}", flush=True)
+
+
 def held_out_metrics(classifier: Any, test: list[Any]) -> dict[str, Any]:
     from fine_tuning_assets.classifiers.evaluation import band_coverage, field_metrics
 
@@ -163,6 +179,13 @@ def latency(classifier: Any, test: list[Any], *, singles: int = 200) -> dict[str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--save-embeddings",
+        type=Path,
+        metavar="FILE",
+        help="also write every encoder's embeddings of the train, validation and held-out reviews (and their "
+        "labels) to this .npz, for experiments with heads that need no new fine-tune",
+    )
     args = parser.parse_args()
     from sklearn.model_selection import train_test_split
 
@@ -227,6 +250,10 @@ def main() -> int:
             }
             if recipes is None:
                 report["models"][name]["recipes_on_held_out"] = recipes_on_held_out(result, test)
+                if args.save_embeddings:
+                    save_embeddings(
+                        args.save_embeddings, result, {"train": train, "validation": validation, "test": test}
+                    )
             m = report["models"][name]
             print(
                 f"  held out: macro-F1 {m['macro_f1']:.4f}, accuracy {m['accuracy']:.4f}, p50 {m['latency']['p50_ms']} ms",

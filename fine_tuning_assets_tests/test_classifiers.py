@@ -19,7 +19,12 @@ from fine_tuning_assets.classifiers.evaluation import (
 )
 from fine_tuning_assets.classifiers.examples import TextExample, assign_splits, class_balance
 from fine_tuning_assets.classifiers.model import Head, TextClassifier, fit_temperature, softmax
-from fine_tuning_assets.classifiers.recipes import ClassifierSearchConfig, FieldSpec, search_classifier
+from fine_tuning_assets.classifiers.recipes import (
+    ClassifierSearchConfig,
+    FieldSpec,
+    blend_shares,
+    search_classifier,
+)
 from fine_tuning_assets.classifiers.task import drop_rare_labels
 from fine_tuning_assets.core.task import TaskDataError
 
@@ -94,6 +99,7 @@ def test_a_lexical_classifier_is_searched_saved_without_pickle_and_loads_to_the_
     metrics = result.metrics()
     assert metrics["fields"]["category"]["selected_recipe"] == "tfidf-lr"
     assert metrics["fields"]["category"]["recipes"]["tfidf-lr"]["macro_f1"] > 0.95
+    assert metrics["fields"]["urgency"]["recipes"]["tfidf-lr"]["class_weight"] in ("balanced", "none")
     assert 0 <= metrics["fields"]["urgency"]["recipes"]["tfidf-lr"]["log_loss"] < 0.7
     # Every recipe's best model, as the search calibrated it: the chosen recipe's is the served one.
     recipes = result.recipe_classifier("urgency").predict_proba(["the app crashes"], [("rating=1",)])
@@ -112,14 +118,14 @@ def test_a_lexical_classifier_is_searched_saved_without_pickle_and_loads_to_the_
 
 
 def test_both_fine_tunes_train_save_and_load_as_serving_loads_them(tmp_path):
-    """The SetFit-style and the classification fine-tune, a few steps each on tiny data; the blend pools the
-    fine-tuned head with the lexical one."""
+    """The SetFit-style and the classification fine-tune, a few steps each on tiny data; the blends pool the
+    fine-tuned heads with the lexical one, from the same part heads the single recipes chose."""
     from fine_tuning_assets.classifiers.model import FINETUNED_EMBEDDING, TUNED_EMBEDDING
     from fine_tuning_assets.core.fine_tuning import FineTuningConfig
 
     examples = reviews(60)
     config = ClassifierSearchConfig(
-        recipes=("setfit", "finetune-lr", "blend-finetune"),
+        recipes=("setfit", "finetune-lr", "blend-finetune", "blend-setfit-finetune"),
         c_values=(4.0,),
         setfit=FineTuningConfig(epochs=1, batch_size=16),
         setfit_pairs_per_example=1,
@@ -136,18 +142,36 @@ def test_both_fine_tunes_train_save_and_load_as_serving_loads_them(tmp_path):
         progress=lambda _m: None,
     )
     assert set(result.training) == {"setfit", "classifier-finetune"}
-    assert set(result.validation["category"]) == {"setfit", "finetune-lr", "blend-finetune"}
-    assert result.validation["category"]["blend-finetune"]["blend_share"] in config.blend_weights
+    validation = result.validation["category"]
+    assert set(validation) == set(config.recipes)
+    three = validation["blend-setfit-finetune"]
+    assert tuple(three["shares"].values()) in blend_shares(3, config.blend_step)
+    for part in ("setfit", "finetune-lr"):
+        assert three["parts"][part] == {k: validation[part][k] for k in ("C", "class_weight")}
+    assert validation["blend-finetune"]["parts"]["tfidf-lr"] == three["parts"]["tfidf-lr"]
     chosen = result.classifier.fields["category"].recipe
     kept = {
-        "setfit": TUNED_EMBEDDING,
-        "finetune-lr": FINETUNED_EMBEDDING,
-        "blend-finetune": FINETUNED_EMBEDDING,
+        "setfit": {TUNED_EMBEDDING},
+        "finetune-lr": {FINETUNED_EMBEDDING},
+        "blend-finetune": {FINETUNED_EMBEDDING},
+        "blend-setfit-finetune": {TUNED_EMBEDDING, FINETUNED_EMBEDDING},
     }
-    assert (tmp_path / kept[chosen]).is_dir()
-    assert not any((tmp_path / folder).exists() for folder in set(kept.values()) - {kept[chosen]})
-    loaded = TextClassifier.load(tmp_path)
+    assert all((tmp_path / folder).is_dir() for folder in kept[chosen])
+    assert not any(
+        (tmp_path / folder).exists() for folder in {TUNED_EMBEDDING, FINETUNED_EMBEDDING} - kept[chosen]
+    )
+    # The three-way blend, saved and loaded as serving loads it, scores as the search's model did.
+    three_way = result.recipe_classifier("category")
     texts = [e.text for e in examples[40:45]]
+    assert three_way.fields["blend-setfit-finetune"].features == "lexical+tuned+finetuned"
+    three_way.fields = {"category": three_way.fields["blend-setfit-finetune"]}
+    three_way.save(tmp_path / "three")
+    np.testing.assert_allclose(
+        TextClassifier.load(tmp_path / "three", encoders=result.encoders).predict_proba(texts)["category"],
+        three_way.predict_proba(texts)["category"],
+        atol=1e-5,
+    )
+    loaded = TextClassifier.load(tmp_path)
     np.testing.assert_allclose(
         loaded.predict_proba(texts)["category"], result.classifier.predict_proba(texts)["category"], atol=1e-5
     )
@@ -182,18 +206,39 @@ def test_a_pooled_head_is_the_weighted_mean_of_its_parts_calibrated_log_probabil
     x1, x2 = rng.normal(size=(8, 5)), rng.normal(size=(8, 4))
     first = Head(labels, rng.normal(size=(5, 3)), rng.normal(size=3), temperature=0.7)
     second = Head(labels, rng.normal(size=(4, 3)), rng.normal(size=3), temperature=2.5)
-    pooled = Head.pool(first, second, share=0.3)
+    pooled = Head.pool([first, second], [0.3, 0.7])
     expected = softmax(0.3 * np.log(first.probabilities(x1)) + 0.7 * np.log(second.probabilities(x2)))
     np.testing.assert_allclose(pooled.probabilities(np.hstack([x1, x2])), expected, rtol=1e-5)
+    x3 = rng.normal(size=(8, 2))
+    third = Head(labels, rng.normal(size=(2, 3)), rng.normal(size=3), temperature=1.3)
+    three = Head.pool([first, second, third], [0.2, 0.5, 0.3])
+    expected = softmax(
+        0.2 * np.log(first.probabilities(x1))
+        + 0.5 * np.log(second.probabilities(x2))
+        + 0.3 * np.log(third.probabilities(x3))
+    )
+    np.testing.assert_allclose(three.probabilities(np.hstack([x1, x2, x3])), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="share their labels"):
-        Head.pool(first, Head(["a", "b", "c"], second.weights, second.bias), share=0.5)
+        Head.pool([first, Head(["a", "b", "c"], second.weights, second.bias)], [0.5, 0.5])
+    with pytest.raises(ValueError, match="a share for each"):
+        Head.pool([first, second], [1.0])
+
+
+def test_blend_shares_cover_the_simplex_in_steps_with_every_head_in():
+    assert blend_shares(2, 0.1) == [(round(k / 10, 1), round(1 - k / 10, 1)) for k in range(1, 10)]
+    three = blend_shares(3, 0.1)
+    assert len(three) == 36 and len(set(three)) == 36
+    assert all(abs(sum(s) - 1) < 1e-9 and min(s) >= 0.1 - 1e-9 for s in three)
 
 
 def test_the_search_config_refuses_what_it_cannot_do():
     with pytest.raises(ValueError, match="choose_by"):
         ClassifierSearchConfig(choose_by="accuracy")
-    with pytest.raises(ValueError, match="blend_weights"):
-        ClassifierSearchConfig(blend_weights=(0.5, 1.0))
+    with pytest.raises(ValueError, match="blend_step"):
+        ClassifierSearchConfig(blend_step=0.4)  # three heads cannot each take 0.4
+    assert ClassifierSearchConfig(recipes=("blend-finetune",), blend_step=0.4).blend_step == 0.4
+    with pytest.raises(ValueError, match="class_weights"):
+        ClassifierSearchConfig(class_weights=("balanced", "inverse"))
     with pytest.raises(ValueError, match="unknown recipes"):
         ClassifierSearchConfig(recipes=("tfidf-lr", "gpt"))
 

@@ -6,7 +6,8 @@ Features of a text are any of
 * ``embedding``: the base sentence-transformers model's normalised embedding (frozen);
 * ``tuned``: the embedding of the SetFit-style contrastively fine-tuned copy of it, saved in the version;
 * ``finetuned``: the embedding of a copy fine-tuned as a classifier of the primary field (cross-entropy);
-* or the lexical features next to one of the embeddings (a stack), the embedding scaled by a weight.
+* or the lexical features next to one or more of the embeddings (a stack or a blend), each embedding scaled
+  by a weight.
 
 A head is a multinomial logistic regression's weights and biases with a temperature learned on validation;
 a field's probabilities are ``softmax((X W + b) / T)``. Everything is saved as ``classifier.json`` and
@@ -38,6 +39,7 @@ FEATURE_SETS: tuple[str, ...] = (
     "lexical+embedding",
     "lexical+tuned",
     "lexical+finetuned",
+    "lexical+tuned+finetuned",
 )
 CLASSIFIER_FILE = "classifier.json"
 TUNED_EMBEDDING = "tuned_embedding"  # the folder of the contrastively fine-tuned sentence-transformers model
@@ -130,18 +132,22 @@ class Head:
         return cls([str(c) for c in model.classes_], coef.T.copy(), intercept)
 
     @classmethod
-    def pool(cls, first: Head, second: Head, *, share: float) -> Head:
-        """The log-linear pool of two calibrated heads, as one head on their features side by side:
-        ``softmax(share · log p_first + (1 − share) · log p_second)``. Each head's log-probabilities are its
-        logits over its temperature less a per-row constant, which softmax ignores, so the pooled weights are
-        the two heads' weights scaled and stacked."""
-        if first.labels != second.labels:
-            raise ValueError(f"pooled heads must share their labels: {first.labels} vs {second.labels}")
-        a, b = share / first.temperature, (1 - share) / second.temperature
+    def pool(cls, heads: Sequence[Head], shares: Sequence[float]) -> Head:
+        """The log-linear pool of calibrated heads, as one head on their features side by side:
+        ``softmax(Σ share_i · log p_i)``. Each head's log-probabilities are its logits over its temperature
+        less a per-row constant, which softmax ignores, so the pooled weights are the heads' weights scaled
+        and stacked (in the order of ``heads``)."""
+        if len(heads) < 2 or len(shares) != len(heads):
+            raise ValueError(
+                f"pool needs two or more heads and a share for each ({len(heads)} and {len(shares)})"
+            )
+        if any(h.labels != heads[0].labels for h in heads):
+            raise ValueError(f"pooled heads must share their labels: {[h.labels for h in heads]}")
+        scales = [share / head.temperature for share, head in zip(shares, heads, strict=True)]
         return cls(
-            labels=list(first.labels),
-            weights=np.vstack([first.weights * a, second.weights * b]).astype(np.float32),
-            bias=(first.bias * a + second.bias * b).astype(np.float32),
+            labels=list(heads[0].labels),
+            weights=np.vstack([h.weights * a for h, a in zip(heads, scales, strict=True)]).astype(np.float32),
+            bias=sum(h.bias * a for h, a in zip(heads, scales, strict=True)).astype(np.float32),
         )
 
     def logits(self, features: Any) -> np.ndarray:
@@ -202,7 +208,7 @@ class Prediction:
 class TextClassifier:
     """Features and one head per field; :meth:`predict_proba` and :meth:`predict` score texts.
 
-    ``encoders`` maps ``"embedding"`` / ``"tuned"`` to loaded sentence-transformers models (only those a
+    ``encoders`` maps ``"embedding"`` / ``"tuned"`` / ``"finetuned"`` to loaded sentence-transformers models (only those a
     head uses are needed).
     """
 
@@ -362,12 +368,14 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64) -> np.ndar
 
 
 def combine(blocks: Mapping[str, Any], features: str, embedding_weight: float) -> Any:
-    """The feature matrix of a feature set (``FEATURE_SETS``) from the computed blocks."""
+    """The feature matrix of a feature set (``FEATURE_SETS``) from the computed blocks: the lexical block, then
+    each embedding scaled by ``embedding_weight``, side by side."""
     parts = features.split("+")
     if features not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {features!r}; use one of {', '.join(FEATURE_SETS)}")
     if len(parts) == 1:
         return blocks[parts[0]]
     return sparse.hstack(
-        [blocks["lexical"], sparse.csr_matrix(blocks[parts[1]] * embedding_weight)], format="csr"
+        [blocks["lexical"], *(sparse.csr_matrix(blocks[p] * embedding_weight) for p in parts[1:])],
+        format="csr",
     )

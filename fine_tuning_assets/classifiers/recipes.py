@@ -16,11 +16,16 @@ it, and ``choose_by="metric"`` chooses by it instead).
 | ``stack-setfit`` | lexical+tuned | the lexical features beside the fine-tuned embedding |
 | ``finetune-lr`` | finetuned | the base model fine-tuned end to end as a classifier of the primary field (a linear layer on its embedding, class-weighted cross-entropy), then logistic regression on its embedding |
 | ``stack-finetune`` | lexical+finetuned | the lexical features beside the classification-fine-tuned embedding |
-| ``blend-finetune`` | lexical+finetuned | ``tfidf-lr`` and ``finetune-lr`` trained apart, each calibrated, their probabilities pooled (log-linear: a weighted mean of log-probabilities, the weight chosen on validation) |
+| ``blend-finetune`` | lexical+finetuned | ``tfidf-lr`` and ``finetune-lr`` trained apart, each calibrated, their probabilities pooled (log-linear: a weighted mean of log-probabilities, the shares chosen on validation) |
+| ``blend-setfit-finetune`` | lexical+tuned+finetuned | ``tfidf-lr``, ``setfit`` and ``finetune-lr`` trained apart, each calibrated, their probabilities pooled |
 
-A blend is still one linear head on the stacked features: the weighted sum of two heads' calibrated logits
-is the head whose weights are the two heads' weights, scaled and stacked (the log-normalisers only shift a
-row, which softmax ignores).
+A blend is still one linear head on the stacked features: the weighted sum of calibrated heads' logits is
+the head whose weights are the heads' weights, scaled and stacked (the log-normalisers only shift a row,
+which softmax ignores).
+
+Every logistic regression is tried with each of ``class_weights``: ``balanced`` (classes weighted inversely
+to their frequency, which lifts the rare ones' recall) and ``none`` (which lifts accuracy and usually
+calibration); like C, the choice is made on validation.
 
 Example:
     >>> ClassifierSearchConfig(recipes=("tfidf-lr",)).recipes
@@ -72,9 +77,17 @@ RECIPES: dict[str, tuple[str, str]] = {
         "TF-IDF + logistic regression and the classifier-fine-tuned embedding + logistic regression, "
         "probabilities pooled",
     ),
+    "blend-setfit-finetune": (
+        "lexical+tuned+finetuned",
+        "TF-IDF + logistic regression, the SetFit-tuned and the classifier-fine-tuned embedding + logistic "
+        "regression, probabilities pooled",
+    ),
 }
-#: Blends: recipe → the two recipes whose calibrated heads it pools.
-BLENDS: dict[str, tuple[str, str]] = {"blend-finetune": ("tfidf-lr", "finetune-lr")}
+#: Blends: recipe → the recipes whose calibrated heads it pools (in the order of its feature set).
+BLENDS: dict[str, tuple[str, ...]] = {
+    "blend-finetune": ("tfidf-lr", "finetune-lr"),
+    "blend-setfit-finetune": ("tfidf-lr", "setfit", "finetune-lr"),
+}
 DEFAULT_RECIPES: tuple[str, ...] = tuple(RECIPES)
 DEFAULT_SETFIT = FineTuningConfig(epochs=1, batch_size=16, learning_rate=2e-5, max_seq_length=128)
 DEFAULT_CLASSIFIER_FINETUNE = FineTuningConfig(
@@ -85,6 +98,8 @@ DEFAULT_CLASSIFIER_FINETUNE = FineTuningConfig(
 SELECTION_METRICS: tuple[str, ...] = ("macro_f1", "average_precision")
 #: How the search picks the best candidate: calibrated validation log-loss, or the field's metric.
 CHOOSE_BY: tuple[str, ...] = ("log_loss", "metric")
+#: Class weightings of the logistic regressions (scikit-learn's ``class_weight``: ``"balanced"`` or None).
+CLASS_WEIGHTS: dict[str, str | None] = {"balanced": "balanced", "none": None}
 
 
 @dataclass(frozen=True)
@@ -93,13 +108,15 @@ class ClassifierSearchConfig:
 
     Attributes:
         recipes: recipes to compare (all of :data:`RECIPES` by default: ``tfidf-lr``, ``embedding-lr``,
-            ``setfit``, ``stack``, ``stack-setfit``, ``finetune-lr``, ``stack-finetune``, ``blend-finetune``).
+            ``setfit``, ``stack``, ``stack-setfit``, ``finetune-lr``, ``stack-finetune``, ``blend-finetune``,
+            ``blend-setfit-finetune``).
         c_values: inverse regularisation strengths of the logistic regression tried for each recipe.
+        class_weights: class weightings tried for each recipe (``balanced`` and ``none``).
         embedding_weights: scales of the embedding beside the lexical features tried by the stacks.
-        blend_weights: shares of the first (lexical) head tried by the blends.
+        blend_step: the blends try every split of the pooled heads' shares in steps of this size (0.1:
+            0.1 … 0.9 for two heads, 36 splits of three), each head at least one step.
         choose_by: ``log_loss`` (the calibrated log-loss on validation, lowest wins) or ``metric`` (the
             field's selection metric, highest wins).
-        balanced_classes: weight classes inversely to their frequency (helps the rare ones' recall).
         setfit: hyperparameters of the contrastive fine-tune (1 epoch, batch 16, 2e-5).
         setfit_pairs_per_example: same-label and different-label pairs drawn per training example (2).
         setfit_max_pairs: at most this many pairs (4000: 6 to 17 minutes of app reviews on 2 cores).
@@ -117,10 +134,10 @@ class ClassifierSearchConfig:
 
     recipes: tuple[str, ...] = DEFAULT_RECIPES
     c_values: tuple[float, ...] = (4.0, 16.0, 64.0)
+    class_weights: tuple[str, ...] = ("balanced", "none")
     embedding_weights: tuple[float, ...] = (0.5, 1.0)
-    blend_weights: tuple[float, ...] = (0.3, 0.5, 0.7)
+    blend_step: float = 0.1
     choose_by: str = "log_loss"
-    balanced_classes: bool = True
     setfit: FineTuningConfig = DEFAULT_SETFIT
     setfit_pairs_per_example: int = 2
     setfit_max_pairs: int = 4000
@@ -134,7 +151,7 @@ class ClassifierSearchConfig:
         object.__setattr__(self, "recipes", tuple(self.recipes))
         object.__setattr__(self, "c_values", tuple(float(c) for c in self.c_values))
         object.__setattr__(self, "embedding_weights", tuple(float(w) for w in self.embedding_weights))
-        object.__setattr__(self, "blend_weights", tuple(float(w) for w in self.blend_weights))
+        object.__setattr__(self, "class_weights", tuple(self.class_weights))
         unknown = [r for r in self.recipes if r not in RECIPES]
         if unknown or not self.recipes:
             raise ValueError(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}")
@@ -142,8 +159,16 @@ class ClassifierSearchConfig:
             raise ValueError("c_values must be positive numbers")
         if not self.embedding_weights or min(self.embedding_weights) <= 0:
             raise ValueError("embedding_weights must be positive numbers")
-        if not self.blend_weights or not all(0 < w < 1 for w in self.blend_weights):
-            raise ValueError("blend_weights must be numbers strictly between 0 and 1")
+        if not self.class_weights or any(w not in CLASS_WEIGHTS for w in self.class_weights):
+            raise ValueError(
+                f"class_weights must be some of {', '.join(CLASS_WEIGHTS)}, not {self.class_weights}"
+            )
+        blend_sizes = [len(BLENDS[r]) for r in self.recipes if r in BLENDS]
+        if not 0 < self.blend_step <= 1 / max(blend_sizes, default=2):
+            raise ValueError(
+                f"blend_step must be in (0, 1/{max(blend_sizes, default=2)}]: every pooled head takes at "
+                f"least one step of the shares, not {self.blend_step}"
+            )
         if self.choose_by not in CHOOSE_BY:
             raise ValueError(f"choose_by must be one of {', '.join(CHOOSE_BY)}, not {self.choose_by!r}")
         if not 0 < self.target_accuracy <= 1 or not 0.5 <= self.band_confidence < 1:
@@ -340,7 +365,7 @@ def _fine_tune_classifier(
     )
 
 
-def _logistic_regression(c: float, *, balanced: bool, seed: int) -> Any:
+def _logistic_regression(c: float, *, class_weight: str, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     # newton-cg: a handful of iterations here where lbfgs takes dozens (measured 0.3 s against 0.7-1.1 s).
@@ -348,52 +373,71 @@ def _logistic_regression(c: float, *, balanced: bool, seed: int) -> Any:
         C=c,
         solver="newton-cg",
         max_iter=1000,
-        class_weight="balanced" if balanced else None,
+        class_weight=CLASS_WEIGHTS[class_weight],
         random_state=seed,
     )
 
 
 def _linear_candidates(recipe: str, y_train: list[str], matrices: Any, config: ClassifierSearchConfig) -> Any:
-    """One logistic regression per C (and embedding weight, for a stack): (head, embedding weight, details,
-    validation features)."""
+    """One logistic regression per C and class weighting (and embedding weight, for a stack): (head,
+    embedding weight, details, validation features)."""
     features = RECIPES[recipe][0]
     stacked = "+" in features
     for weight in config.embedding_weights if stacked else (1.0,):
         x_train, x_validation = matrices(features, weight)
-        for c in config.c_values:
-            model = _logistic_regression(c, balanced=config.balanced_classes, seed=config.seed)
-            model.fit(x_train, y_train)
-            details = {"C": c, "embedding_weight": weight if stacked else None}
-            yield Head.from_logistic_regression(model), weight, details, x_validation
+        for class_weight in config.class_weights:
+            for c in config.c_values:
+                model = _logistic_regression(c, class_weight=class_weight, seed=config.seed)
+                model.fit(x_train, y_train)
+                details = {
+                    "C": c,
+                    "class_weight": class_weight,
+                    "embedding_weight": weight if stacked else None,
+                }
+                yield Head.from_logistic_regression(model), weight, details, x_validation
+
+
+def blend_shares(heads: int, step: float) -> list[tuple[float, ...]]:
+    """Every split of the shares of ``heads`` pooled heads in steps of ``step``, each at least one step.
+
+    Example:
+        >>> blend_shares(2, 0.25)
+        [(0.25, 0.75), (0.5, 0.5), (0.75, 0.25)]
+    """
+    steps = round(1 / step)
+
+    def splits(n: int, total: int) -> list[tuple[int, ...]]:
+        if n == 1:
+            return [(total,)]
+        return [(k, *rest) for k in range(1, total - n + 2) for rest in splits(n - 1, total - k)]
+
+    return [tuple(round(k / steps, 10) for k in split) for split in splits(heads, steps)]
 
 
 def _blend_candidates(
     recipe: str,
-    y_train: list[str],
-    y_validation: list[str],
+    parts: Sequence[tuple[FieldModel, dict[str, Any]]],
     matrices: Any,
-    measure: Any,
     config: ClassifierSearchConfig,
 ) -> Any:
-    """A blend's pooled heads, one per share in ``blend_weights``: each of the two recipes' best head on
-    validation, calibrated, their logits summed with the shares as one head on the stacked features. The
-    share sets the two heads' relative weight; the pooled head is calibrated again, like every candidate.
-    (A blend fits more on validation than a single head — two Cs, the share — which favours it a little
-    there; the held-out evaluation is where that shows or not.)"""
-    parts = []
-    for part in BLENDS[recipe]:
-        fitted = [
-            (measure(head, x_validation)["rank"], head, details, x_validation)
-            for head, _, details, x_validation in _linear_candidates(part, y_train, matrices, config)
-        ]
-        _, head, details, x_validation = max(fitted, key=lambda item: item[0])
-        head.temperature = _temperature(head, x_validation, y_validation)
-        parts.append((head, details["C"]))
-    (first, c_first), (second, c_second) = parts
+    """A blend's pooled heads, one per split of the shares (:func:`blend_shares`): the pooled recipes' best
+    heads on validation (``parts``: each calibrated, with its hyperparameters), their logits summed with the
+    shares as one head on the stacked features. The pooled head is calibrated again, like every candidate.
+    (A blend fits more on validation than a single head — a C and a weighting per part, the shares — which
+    favours it a little there; the held-out evaluation is where that shows or not.)"""
+    details = {
+        part: {"C": values["C"], "class_weight": values["class_weight"]}
+        for part, (_, values) in zip(BLENDS[recipe], parts, strict=True)
+    }
     x_validation = matrices(RECIPES[recipe][0], 1.0)[1]
-    for share in config.blend_weights:
-        pooled = Head.pool(first, second, share=share)
-        yield pooled, 1.0, {"C": c_first, "C_embedding": c_second, "blend_share": share}, x_validation
+    for shares in blend_shares(len(parts), config.blend_step):
+        pooled = Head.pool([model.head for model, _ in parts], shares)
+        yield (
+            pooled,
+            1.0,
+            {"parts": details, "shares": dict(zip(BLENDS[recipe], shares, strict=True))},
+            x_validation,
+        )
 
 
 def _log_loss(probabilities: np.ndarray, labels: Sequence[str], truth: Sequence[str]) -> float:
@@ -413,13 +457,121 @@ def _temperature(head: Head, x_validation: Any, y_validation: Sequence[str]) -> 
     return fit_temperature(head.logits(x_validation)[known], [index[y_validation[i]] for i in known])
 
 
-def _describe(details: dict[str, Any]) -> str:
-    if "blend_share" in details:
-        return f"C={details['C']:g} and {details['C_embedding']:g}, lexical share {details['blend_share']:g}"
-    text = f"C={details['C']:g}"
-    return text + (
-        f", embedding weight {details['embedding_weight']:g}" if details["embedding_weight"] else ""
-    )
+def describe_hyperparameters(details: dict[str, Any]) -> str:
+    """The hyperparameters of a candidate in words: ``C=16, balanced classes`` or, for a blend, each pooled
+    recipe's share and its own.
+
+    Example:
+        >>> describe_hyperparameters({"C": 16.0, "class_weight": "none", "embedding_weight": 0.5})
+        'C=16, unweighted classes, embedding weight 0.5'
+    """
+    if "shares" in details:
+        return "; ".join(
+            f"{part} {details['shares'][part]:g} ({describe_hyperparameters(details['parts'][part])})"
+            for part in details["parts"]
+        )
+    classes = {"balanced": "balanced classes", "none": "unweighted classes"}[details["class_weight"]]
+    text = f"C={details['C']:g}, {classes}"
+    if details.get("embedding_weight"):
+        text += f", embedding weight {details['embedding_weight']:g}"
+    return text
+
+
+class _FieldSearch:
+    """The recipes of one field on the computed feature blocks: each recipe's best candidate on validation,
+    calibrated (once per recipe: a blend reuses its parts'), and the chosen one's confidence band."""
+
+    def __init__(
+        self,
+        spec: FieldSpec,
+        train: Sequence[TextExample],
+        validation: Sequence[TextExample],
+        blocks: dict[str, dict[str, Any]],
+        *,
+        config: ClassifierSearchConfig,
+        progress: ProgressFn,
+    ) -> None:
+        self.spec, self.blocks, self.config, self.progress = spec, blocks, config, progress
+        self.rows = {
+            split: [i for i, e in enumerate(data) if e.labels.get(spec.name) is not None]
+            for split, data in (("train", train), ("validation", validation))
+        }
+        self.y_train = [train[i].labels[spec.name] for i in self.rows["train"]]
+        self.y_validation = [validation[i].labels[spec.name] for i in self.rows["validation"]]
+        if len(set(self.y_train)) < 2:
+            raise TaskDataError(
+                f"the train split has fewer than two {spec.name} labels ({sorted(set(self.y_train))})"
+            )
+        if not self.y_validation:
+            raise TaskDataError(f"the validation split has no {spec.name} labels")
+        #: recipe → (its best candidate, calibrated; its validation values and hyperparameters)
+        self.evaluated: dict[str, tuple[FieldModel, dict[str, Any]]] = {}
+
+    def matrices(self, features: str, weight: float) -> tuple[Any, Any]:
+        """The train and validation feature matrices of the field's labelled rows."""
+        return tuple(
+            combine(self.blocks[split], features, weight)[self.rows[split]]
+            for split in ("train", "validation")
+        )
+
+    def measure(self, head: Head, x_validation: Any) -> dict[str, float]:
+        """The field's metric and the log-loss of ``head`` on validation, calibrated there, and the value the
+        search ranks by (``rank``, higher is better)."""
+        spec, truth = self.spec, self.y_validation
+        temperature = _temperature(head, x_validation, truth)
+        probabilities = softmax(head.logits(x_validation) / temperature)
+        metric = score(spec.selection_metric, truth, probabilities, head.labels, positive=spec.positive_label)
+        loss = _log_loss(probabilities, head.labels, truth)
+        return {
+            spec.selection_metric: round(metric, 4),
+            "log_loss": round(loss, 4),
+            "rank": -loss if self.config.choose_by == "log_loss" else metric,
+            "temperature": temperature,
+        }
+
+    def evaluate(self, recipe: str) -> tuple[FieldModel, dict[str, Any]]:
+        """The recipe's best candidate on validation, calibrated, and its validation values."""
+        if recipe in self.evaluated:
+            return self.evaluated[recipe]
+        candidates = (
+            _blend_candidates(recipe, [self.evaluate(p) for p in BLENDS[recipe]], self.matrices, self.config)
+            if recipe in BLENDS
+            else _linear_candidates(recipe, self.y_train, self.matrices, self.config)
+        )
+        found: tuple[FieldModel, dict[str, Any]] | None = None
+        for head, weight, details, x_validation in candidates:
+            values = self.measure(head, x_validation)
+            if found is None or values["rank"] > found[1]["rank"]:
+                model = FieldModel(
+                    recipe=recipe,
+                    features=RECIPES[recipe][0],
+                    head=replace(head, temperature=values["temperature"]),
+                    embedding_weight=weight,
+                    description=f"{RECIPES[recipe][1]} ({describe_hyperparameters(details)})",
+                )
+                found = (model, {**values, **details})
+        assert found is not None
+        self.evaluated[recipe] = found
+        metric = self.spec.selection_metric
+        self.progress(
+            f"{self.spec.name} · {recipe}: validation {metric} {found[1][metric]:.4f}, "
+            f"log-loss {found[1]['log_loss']:.4f}"
+        )
+        return found
+
+    def with_band(self, model: FieldModel) -> FieldModel:
+        """``model`` with the confidence threshold its calibrated probabilities reach the target accuracy above
+        on validation (``None``: no band qualifies)."""
+        calibrated = model.head.probabilities(self.matrices(model.features, model.embedding_weight)[1])
+        predicted = [model.head.labels[i] for i in np.argmax(calibrated, axis=1)]
+        correct = [int(p == y) for p, y in zip(predicted, self.y_validation, strict=True)]
+        threshold = learn_auto_merge_threshold(
+            correct,
+            calibrated.max(axis=1),
+            target_precision=self.config.target_accuracy,
+            confidence=self.config.band_confidence,
+        )
+        return replace(model, head=replace(model.head), confidence_threshold=threshold)
 
 
 def search_classifier(
@@ -467,7 +619,7 @@ def search_classifier(
         if not reason and time.monotonic() >= deadline:
             reason = "no time left in max_train_minutes"
         if reason:
-            skipped.update({r: reason for r in recipes if RECIPES[r][0].split("+")[-1] == feature})
+            skipped.update({r: reason for r in recipes if feature in RECIPES[r][0].split("+")})
             recipes = [r for r in recipes if r not in skipped]
             return None
         progress(message)
@@ -527,99 +679,25 @@ def search_classifier(
     recipe_models: dict[str, dict[str, FieldModel]] = {}  # field → recipe → its best head, calibrated
     validation_table: dict[str, dict[str, dict[str, Any]]] = {}
     for spec in fields:
-        rows = {
-            split: [i for i, e in enumerate(data) if e.labels.get(spec.name) is not None]
-            for split, data in (("train", train), ("validation", validation))
-        }
-        y_train = [train[i].labels[spec.name] for i in rows["train"]]
-        y_validation = [validation[i].labels[spec.name] for i in rows["validation"]]
-        if len(set(y_train)) < 2:
-            raise TaskDataError(
-                f"the train split has fewer than two {spec.name} labels ({sorted(set(y_train))})"
-            )
-        if not y_validation:
-            raise TaskDataError(f"the validation split has no {spec.name} labels")
-
-        def matrices(features: str, weight: float, rows: dict[str, list[int]] = rows) -> tuple[Any, Any]:
-            return tuple(combine(blocks[split], features, weight)[rows[split]] for split in blocks)
-
-        def measure(
-            head: Head, x_validation: Any, truth: list[str] = y_validation, spec: FieldSpec = spec
-        ) -> dict[str, float]:
-            """The field's metric and the log-loss of ``head`` on validation, calibrated there, and the
-            value the search ranks by (``rank``, higher is better)."""
-            temperature = _temperature(head, x_validation, truth)
-            probabilities = softmax(head.logits(x_validation) / temperature)
-            metric = score(
-                spec.selection_metric, truth, probabilities, head.labels, positive=spec.positive_label
-            )
-            loss = _log_loss(probabilities, head.labels, truth)
-            rank = -loss if config.choose_by == "log_loss" else metric
-            return {
-                spec.selection_metric: round(metric, 4),
-                "log_loss": round(loss, 4),
-                "rank": rank,
-                "temperature": temperature,
-            }
-
-        best: tuple[float, str, Head, float, dict[str, Any]] | None = None
-        validation_table[spec.name] = {}
+        search = _FieldSearch(spec, train, validation, blocks, config=config, progress=progress)
         for recipe in recipes:
-            candidates = (
-                _blend_candidates(recipe, y_train, y_validation, matrices, measure, config)
-                if recipe in BLENDS
-                else _linear_candidates(recipe, y_train, matrices, config)
-            )
-            recipe_best: dict[str, Any] | None = None
-            for head, weight, details, x_validation in candidates:
-                values = measure(head, x_validation)
-                if recipe_best is None or values["rank"] > recipe_best["rank"]:
-                    recipe_best = {**values, **details}
-                    recipe_models.setdefault(spec.name, {})[recipe] = FieldModel(
-                        recipe=recipe,
-                        features=RECIPES[recipe][0],
-                        head=replace(head, temperature=values["temperature"]),
-                        embedding_weight=weight,
-                        description=f"{RECIPES[recipe][1]} ({_describe(details)})",
-                    )
-                if best is None or values["rank"] > best[0]:
-                    best = (values["rank"], recipe, head, weight, details)
-            assert recipe_best is not None
-            validation_table[spec.name][recipe] = {
-                k: v for k, v in recipe_best.items() if k not in ("rank", "temperature")
-            }
-            progress(
-                f"{spec.name} · {recipe}: validation {spec.selection_metric} "
-                f"{recipe_best[spec.selection_metric]:.4f}, log-loss {recipe_best['log_loss']:.4f}"
-            )
-        assert best is not None
-        _, recipe, head, weight, details = best
-        value = validation_table[spec.name][recipe][spec.selection_metric]
-        features = RECIPES[recipe][0]
-        x_validation = matrices(features, weight)[1]
-        head.temperature = _temperature(head, x_validation, y_validation)
-        calibrated = head.probabilities(x_validation)
-        predicted = [head.labels[i] for i in np.argmax(calibrated, axis=1)]
-        correct = [int(p == y) for p, y in zip(predicted, y_validation, strict=True)]
-        threshold = learn_auto_merge_threshold(
-            correct,
-            calibrated.max(axis=1),
-            target_precision=config.target_accuracy,
-            confidence=config.band_confidence,
-        )
-        chosen[spec.name] = FieldModel(
-            recipe=recipe,
-            features=features,
-            head=head,
-            embedding_weight=weight,
-            confidence_threshold=threshold,
-            description=f"{RECIPES[recipe][1]} ({_describe(details)})",
-        )
+            search.evaluate(recipe)
+        recipe_models[spec.name] = {recipe: search.evaluated[recipe][0] for recipe in recipes}
+        validation_table[spec.name] = {
+            recipe: {k: v for k, v in search.evaluated[recipe][1].items() if k not in ("rank", "temperature")}
+            for recipe in recipes
+        }
+        recipe = max(recipes, key=lambda r: search.evaluated[r][1]["rank"])
+        chosen[spec.name] = search.with_band(search.evaluated[recipe][0])
         progress(
-            f"{spec.name}: chose {recipe} (validation {spec.selection_metric} {value:.4f}, by {config.choose_by}), "
-            f"temperature "
-            f"{head.temperature:.2f}, confidence threshold "
-            + (f"{threshold:.3f}" if threshold is not None else "none (every prediction goes to a human)")
+            f"{spec.name}: chose {recipe} (validation {spec.selection_metric} "
+            f"{validation_table[spec.name][recipe][spec.selection_metric]:.4f}, by {config.choose_by}), "
+            f"temperature {chosen[spec.name].head.temperature:.2f}, confidence threshold "
+            + (
+                f"{chosen[spec.name].confidence_threshold:.3f}"
+                if chosen[spec.name].confidence_threshold is not None
+                else "none (every prediction goes to a human)"
+            )
         )
     classifier = TextClassifier(
         fields=chosen,
@@ -652,10 +730,13 @@ def search_classifier(
 
 __all__ = [
     "BLENDS",
+    "CLASS_WEIGHTS",
     "RECIPES",
     "ClassifierSearchConfig",
     "FieldSpec",
     "SearchResult",
+    "blend_shares",
+    "describe_hyperparameters",
     "search_classifier",
     "score",
     "setfit_pairs",

@@ -37,7 +37,12 @@ from fine_tuning_assets.classifiers.examples import (
     merge_identical_texts,
 )
 from fine_tuning_assets.classifiers.model import TextClassifier, encode
-from fine_tuning_assets.classifiers.recipes import ClassifierSearchConfig, FieldSpec, search_classifier
+from fine_tuning_assets.classifiers.recipes import (
+    ClassifierSearchConfig,
+    FieldSpec,
+    describe_hyperparameters,
+    search_classifier,
+)
 from fine_tuning_assets.core.artifacts import ArtifactError, ArtifactStore, verify, write_jsonl
 from fine_tuning_assets.core.base_model import BUNDLED_BASE_MODEL, ModelLoadError
 from fine_tuning_assets.core.imports import content_digest
@@ -434,9 +439,10 @@ class ClassificationTask:
         progress: ProgressFn,
     ) -> TrainedModel:
         """Per field, the recipes (TF-IDF + logistic regression, frozen embedding + head, the SetFit-style and
-        the classification fine-tune + head, stacks of lexical and embedding features, the blend of n-grams
-        and the fine-tuned head) compared on validation by calibrated log-loss; the best is calibrated and
-        given a confidence threshold for the target accuracy."""
+        the classification fine-tune + head, stacks of lexical and embedding features, blends that pool
+        the n-gram head with the fine-tuned ones), each with balanced and unweighted classes, compared on
+        validation by calibrated log-loss; the best is calibrated and given a confidence threshold for the
+        target accuracy."""
         result = search_classifier(
             training_set.split("train"),
             training_set.split("validation"),
@@ -458,10 +464,7 @@ class ClassificationTask:
                         "recipe": recipe + (" (chosen)" if recipe == summary["selected_recipe"] else ""),
                         f"validation {spec.selection_metric}": values.get(spec.selection_metric),
                         "validation log-loss": values.get("log_loss"),
-                        "C": values.get("C"),
-                        "embedding weight": values.get("embedding_weight"),
-                        "blend: C of the embedding head": values.get("C_embedding"),
-                        "blend: lexical share": values.get("blend_share"),
+                        "hyperparameters": describe_hyperparameters(values),
                     }
                 )
         chosen = ", ".join(f"{n}: {s['selected_recipe']}" for n, s in metrics["fields"].items())
