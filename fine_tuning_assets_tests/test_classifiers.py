@@ -224,6 +224,33 @@ def test_a_pooled_head_is_the_weighted_mean_of_its_parts_calibrated_log_probabil
         Head.pool([first, second], [1.0])
 
 
+def test_every_blend_pools_single_block_recipes_in_the_order_of_its_features():
+    """The pooled head's weights are stacked in the order of BLENDS; combine() stacks the feature blocks in
+    the order of the feature set: they must agree (the fine-tuned encoders have the same width, so a
+    mismatch would not fail on shapes)."""
+    from fine_tuning_assets.classifiers.recipes import BLENDS, RECIPES
+
+    for blend, parts in BLENDS.items():
+        assert [RECIPES[part][0] for part in parts] == RECIPES[blend][0].split("+"), blend
+
+
+def test_a_saved_classifier_with_features_this_version_cannot_compute_is_refused_at_load(tmp_path):
+    import json
+
+    from fine_tuning_assets.classifiers.model import CLASSIFIER_FILE, FieldModel, LexicalFeatures
+
+    lexical = LexicalFeatures.fit(["the app crashes", "love it"], [(), ()])
+    head = Head(["BUG", "OTHER"], np.zeros((lexical.dimension, 2), dtype=np.float32), np.zeros(2))
+    TextClassifier(fields={"category": FieldModel("tfidf-lr", "lexical", head)}, lexical=lexical).save(
+        tmp_path
+    )
+    spec = json.loads((tmp_path / CLASSIFIER_FILE).read_text())
+    spec["fields"]["category"]["features"] = "lexical+vision"
+    (tmp_path / CLASSIFIER_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="'lexical\\+vision'.*cannot compute"):
+        TextClassifier.load(tmp_path)
+
+
 def test_blend_shares_cover_the_simplex_in_steps_with_every_head_in():
     assert blend_shares(2, 0.1) == [(round(k / 10, 1), round(1 - k / 10, 1)) for k in range(1, 10)]
     three = blend_shares(3, 0.1)
@@ -236,7 +263,12 @@ def test_the_search_config_refuses_what_it_cannot_do():
         ClassifierSearchConfig(choose_by="accuracy")
     with pytest.raises(ValueError, match="blend_step"):
         ClassifierSearchConfig(blend_step=0.4)  # three heads cannot each take 0.4
-    assert ClassifierSearchConfig(recipes=("blend-finetune",), blend_step=0.4).blend_step == 0.4
+    assert ClassifierSearchConfig(recipes=("blend-finetune",), blend_step=0.25).blend_step == 0.25
+    for step in (0.3, 0.01, 0):  # not whole steps of 1; a grid too fine to search; none
+        with pytest.raises(ValueError, match="blend_step"):
+            ClassifierSearchConfig(recipes=("blend-finetune",), blend_step=step)
+    with pytest.raises(ValueError, match="list of names"):
+        ClassifierSearchConfig(class_weights="none")
     with pytest.raises(ValueError, match="class_weights"):
         ClassifierSearchConfig(class_weights=("balanced", "inverse"))
     with pytest.raises(ValueError, match="unknown recipes"):

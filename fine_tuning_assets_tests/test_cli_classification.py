@@ -98,3 +98,14 @@ def test_a_malformed_corrections_file_is_rejected_with_line_numbers_and_writes_n
     assert f"{bad}:3: the review text (text) is empty" in result.stderr and f"{bad}:4:" in result.stderr
     assert "nothing was imported" in result.stderr
     assert store.counts() == before
+
+
+def test_the_recipes_option_names_every_classifier_recipe():
+    """`--recipes` help is written out (building the parser imports no task): it must keep up with RECIPES."""
+    from fine_tuning_assets.classifiers.recipes import RECIPES
+    from fine_tuning_assets.cli import build_parser
+
+    materialize = build_parser()._subparsers._group_actions[0].choices["materialize"]
+    [option] = [a for a in materialize._actions if "--recipes" in a.option_strings]
+    listed = option.help.split("triage and signals: ")[1].split(";")[0].split(",")
+    assert listed == list(RECIPES)

@@ -317,6 +317,11 @@ class TextClassifier:
             lexical.columns = np.load(directory / "lexical_columns.npy", allow_pickle=False)
         fields = {}
         for name, f in spec["fields"].items():
+            if f["features"] not in FEATURE_SETS:
+                raise ValueError(
+                    f"{directory}: field {name!r} uses features {f['features']!r}, which this version of "
+                    f"fine_tuning_assets cannot compute ({', '.join(FEATURE_SETS)})"
+                )
             head = Head(
                 labels=list(f["labels"]),
                 weights=np.load(directory / f"{f['arrays']}_weights.npy", allow_pickle=False),

@@ -98,6 +98,8 @@ DEFAULT_CLASSIFIER_FINETUNE = FineTuningConfig(
 SELECTION_METRICS: tuple[str, ...] = ("macro_f1", "average_precision")
 #: How the search picks the best candidate: calibrated validation log-loss, or the field's metric.
 CHOOSE_BY: tuple[str, ...] = ("log_loss", "metric")
+#: The finest blend grid (three heads at 0.05: 171 pools, each a product of the stacked validation features).
+MIN_BLEND_STEP = 0.05
 #: Class weightings of the logistic regressions (scikit-learn's ``class_weight``: ``"balanced"`` or None).
 CLASS_WEIGHTS: dict[str, str | None] = {"balanced": "balanced", "none": None}
 
@@ -151,7 +153,11 @@ class ClassifierSearchConfig:
         object.__setattr__(self, "recipes", tuple(self.recipes))
         object.__setattr__(self, "c_values", tuple(float(c) for c in self.c_values))
         object.__setattr__(self, "embedding_weights", tuple(float(w) for w in self.embedding_weights))
-        object.__setattr__(self, "class_weights", tuple(self.class_weights))
+        for name in ("recipes", "class_weights"):
+            if isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a list of names, not the string {getattr(self, name)!r}")
+        object.__setattr__(self, "class_weights", tuple(dict.fromkeys(self.class_weights)))
+        object.__setattr__(self, "blend_step", float(self.blend_step))
         unknown = [r for r in self.recipes if r not in RECIPES]
         if unknown or not self.recipes:
             raise ValueError(f"unknown recipes {unknown}; choose from {', '.join(RECIPES)}")
@@ -163,11 +169,12 @@ class ClassifierSearchConfig:
             raise ValueError(
                 f"class_weights must be some of {', '.join(CLASS_WEIGHTS)}, not {self.class_weights}"
             )
-        blend_sizes = [len(BLENDS[r]) for r in self.recipes if r in BLENDS]
-        if not 0 < self.blend_step <= 1 / max(blend_sizes, default=2):
+        heads = max((len(BLENDS[r]) for r in self.recipes if r in BLENDS), default=2)
+        steps = 1 / self.blend_step if self.blend_step > 0 else 0
+        if not (MIN_BLEND_STEP <= self.blend_step <= 1 / heads and abs(steps - round(steps)) < 1e-6):
             raise ValueError(
-                f"blend_step must be in (0, 1/{max(blend_sizes, default=2)}]: every pooled head takes at "
-                f"least one step of the shares, not {self.blend_step}"
+                f"blend_step must divide 1 into whole steps, between {MIN_BLEND_STEP} and 1/{heads} (every "
+                f"pooled head takes at least one step of the shares), not {self.blend_step}"
             )
         if self.choose_by not in CHOOSE_BY:
             raise ValueError(f"choose_by must be one of {', '.join(CHOOSE_BY)}, not {self.choose_by!r}")

@@ -167,7 +167,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recipes",
         help="comma-separated recipes to try (dedup: bi-encoder,cross-encoder,stacker; triage and signals: "
-        "tfidf-lr,embedding-lr,setfit,stack,stack-setfit,finetune-lr,stack-finetune; retrieval: "
+        "tfidf-lr,embedding-lr,setfit,stack,stack-setfit,finetune-lr,stack-finetune,blend-finetune,"
+        "blend-setfit-finetune; retrieval: "
         "base-hybrid,bi-encoder,hybrid,cross-encoder-reranker)",
     )
 
