@@ -22,7 +22,7 @@ One run:
 Usage (from the project root; CLAP is read from ../shared/datasets/clap):
     .venv/bin/python bench/triage.py
 
-Writes bench/results/triage-clap.json and .md.
+Writes bench/results/triage-clap.json and .md (triage-clap-seed<N>.* for another --seed).
 """
 
 from __future__ import annotations
@@ -278,9 +278,10 @@ def main() -> int:
         },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "triage-clap.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    stem = "triage-clap" if args.seed == 42 else f"triage-clap-seed{args.seed}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     lines = [
-        "# Triage on CLAP app reviews (600 held-out reviews, stratified 80/20, seed 42)",
+        f"# Triage on CLAP app reviews (600 held-out reviews, stratified 80/20, seed {args.seed})",
         "",
         "| model | macro-F1 | accuracy | p50 ms/review (one at a time) | p99 ms | batched ms/review | recipe |",
         "|---|---|---|---|---|---|---|",
@@ -325,7 +326,7 @@ def main() -> int:
             for k, v in report["targets"].items()
         ),
     ]
-    (RESULTS / "triage-clap.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
 
