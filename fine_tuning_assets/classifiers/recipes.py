@@ -100,8 +100,11 @@ SELECTION_METRICS: tuple[str, ...] = ("macro_f1", "average_precision")
 CHOOSE_BY: tuple[str, ...] = ("log_loss", "metric")
 #: The finest blend grid (three heads at 0.05: 171 pools, each a product of the stacked validation features).
 MIN_BLEND_STEP = 0.05
-#: Class weightings of the logistic regressions (scikit-learn's ``class_weight``: ``"balanced"`` or None).
-CLASS_WEIGHTS: dict[str, str | None] = {"balanced": "balanced", "none": None}
+#: Class weightings of the logistic regressions: name → (scikit-learn's ``class_weight``, how it reads).
+CLASS_WEIGHTS: dict[str, tuple[str | None, str]] = {
+    "balanced": ("balanced", "balanced classes"),
+    "none": (None, "unweighted classes"),
+}
 
 
 @dataclass(frozen=True)
@@ -380,7 +383,7 @@ def _logistic_regression(c: float, *, class_weight: str, seed: int) -> Any:
         C=c,
         solver="newton-cg",
         max_iter=1000,
-        class_weight=CLASS_WEIGHTS[class_weight],
+        class_weight=CLASS_WEIGHTS[class_weight][0],
         random_state=seed,
     )
 
@@ -477,8 +480,7 @@ def describe_hyperparameters(details: dict[str, Any]) -> str:
             f"{part} {details['shares'][part]:g} ({describe_hyperparameters(details['parts'][part])})"
             for part in details["parts"]
         )
-    classes = {"balanced": "balanced classes", "none": "unweighted classes"}[details["class_weight"]]
-    text = f"C={details['C']:g}, {classes}"
+    text = f"C={details['C']:g}, {CLASS_WEIGHTS[details['class_weight']][1]}"
     if details.get("embedding_weight"):
         text += f", embedding weight {details['embedding_weight']:g}"
     return text
